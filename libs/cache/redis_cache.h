@@ -1,0 +1,46 @@
+// VersionedCache on Redis through hiredis: a pool of connections with connect and
+// command timeouts, reconnect with back-off, TTL with jitter, and versioned writes done
+// atomically in Lua.
+#ifndef CENTRIC_LIBS_CACHE_REDIS_CACHE_H_
+#define CENTRIC_LIBS_CACHE_REDIS_CACHE_H_
+
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/cache/cache.h"
+
+namespace centric::cache {
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int pool_size = 8;
+  absl::Duration connect_timeout = absl::Milliseconds(200);
+  absl::Duration command_timeout = absl::Milliseconds(100);
+  // After a failure, Redis is not tried again for this long (reads go to the store).
+  absl::Duration retry_backoff = absl::Milliseconds(500);
+  // Values live for ttl ± ttl_jitter (uniform), so keys written together do not expire
+  // together.
+  absl::Duration ttl = absl::Minutes(10);
+  absl::Duration ttl_jitter = absl::Minutes(1);
+  // Invalidation markers must outlive the slowest store read; they live this long.
+  absl::Duration marker_ttl = absl::Minutes(10);
+  // Prepended to every key, e.g. "centric:".
+  std::string key_prefix = "centric:";
+  // Invalidations remembered while Redis is down; past this the cache is bypassed
+  // for marker_ttl after Redis returns, since some stale keys cannot be named.
+  size_t max_pending_invalidations = 100000;
+};
+
+// Parses "redis://host:port" (port defaults to 6379). Errors: INVALID_ARGUMENT.
+absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url);
+
+// Never fails to construct: an unreachable Redis is an outage, not an error.
+std::unique_ptr<VersionedCache> NewRedisCache(const RedisOptions& options);
+
+}  // namespace centric::cache
+
+#endif  // CENTRIC_LIBS_CACHE_REDIS_CACHE_H_

@@ -1,0 +1,49 @@
+// The event bus seam: where relayed outbox events go and where consumers read them.
+// Delivery is at-least-once on every backend; consumers dedupe by event id
+// (see idempotent_consumer.h).
+#ifndef CENTRIC_LIBS_EVENTS_BUS_H_
+#define CENTRIC_LIBS_EVENTS_BUS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "centric/events/v1/events.pb.h"
+
+namespace centric::events {
+
+using centric::events::v1::Event;
+
+// Handles one event. OK acknowledges it; any error leaves it unacknowledged, so it is
+// delivered again (to this or another consumer of the group).
+using Handler = std::function<absl::Status(const Event&)>;
+
+// A running consumer. Destroying it stops delivery (waiting for a handler in progress).
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+struct SubscribeOptions {
+  // The topic to read: the publishing service, e.g. "profiles".
+  std::string topic;
+  // Consumers in one group share the work; each event goes to one of them.
+  std::string group;
+  // This consumer's name within the group (unique per process, e.g. the pod name).
+  std::string consumer;
+};
+
+class Bus {
+ public:
+  virtual ~Bus() = default;
+  // Appends the event to topic `event.source()`. Errors: UNAVAILABLE.
+  virtual absl::Status Publish(const Event& event) = 0;
+  virtual std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,
+                                                  Handler handler) = 0;
+};
+
+}  // namespace centric::events
+
+#endif  // CENTRIC_LIBS_EVENTS_BUS_H_

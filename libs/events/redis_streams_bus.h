@@ -1,0 +1,35 @@
+// The shared bus: one Redis stream per topic ("<prefix>events:<topic>"), consumer groups
+// with XREADGROUP/XACK, and XAUTOCLAIM of entries left pending by a dead consumer for
+// longer than `claim_idle`.
+#ifndef CENTRIC_LIBS_EVENTS_REDIS_STREAMS_BUS_H_
+#define CENTRIC_LIBS_EVENTS_REDIS_STREAMS_BUS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/events/bus.h"
+
+namespace centric::events {
+
+struct RedisStreamsOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string key_prefix = "centric:";
+  absl::Duration command_timeout = absl::Seconds(2);
+  // Pending entries idle this long are reclaimed by another consumer of the group.
+  absl::Duration claim_idle = absl::Seconds(30);
+  // XREADGROUP BLOCK time; bounds how long Subscription destruction waits.
+  absl::Duration block = absl::Milliseconds(200);
+  // Streams are trimmed to about this many entries (XADD MAXLEN ~).
+  int64_t max_len = 1000000;
+};
+
+// Connects lazily; Publish returns UNAVAILABLE while Redis is unreachable.
+std::unique_ptr<Bus> NewRedisStreamsBus(const RedisStreamsOptions& options);
+
+}  // namespace centric::events
+
+#endif  // CENTRIC_LIBS_EVENTS_REDIS_STREAMS_BUS_H_
