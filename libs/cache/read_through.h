@@ -23,13 +23,19 @@ class ReadThrough {
 
   explicit ReadThrough(VersionedCache& cache) : cache_(cache) {}
 
-  // Cache hit → the cached value. Miss → one loader call per key at a time (callers that
-  // arrive while it runs wait for its result), then SetIfNewer.
+  // Cache hit → the cached value. Miss → one loader call per key at a time, then
+  // SetIfNewer. Callers that arrive while a load runs wait for it to finish and then share
+  // the NEXT load (which first re-reads the cache), never the running one: that load may
+  // have read the store before the caller's own call began, and handing it out could
+  // return a version older than one committed and invalidated before that call. Callers
+  // sharing a load share its result, errors included; errors are never cached.
   absl::StatusOr<CachedValue> GetOrLoad(absl::string_view key, const Loader& loader);
 
   VersionedCache& cache() { return cache_; }
   // Loader runs so far.
   int64_t loads() const;
+  // Callers of GetOrLoad(key) now waiting for another caller's load. For tests and metrics.
+  int64_t WaitingCallers(absl::string_view key) const;
 
  private:
   struct Flight;

@@ -30,8 +30,9 @@ struct RedisOptions {
   absl::Duration marker_ttl = absl::Minutes(10);
   // Prepended to every key, e.g. "centric:".
   std::string key_prefix = "centric:";
-  // Invalidations remembered while Redis is down; past this the cache is bypassed
-  // for marker_ttl after Redis returns, since some stale keys cannot be named.
+  // Invalidations remembered while Redis is down; past this, reads bypass the cache after
+  // Redis returns until every value cached before the outage has expired (the longer of
+  // ttl + ttl_jitter and marker_ttl), since some stale keys cannot be named.
   size_t max_pending_invalidations = 100000;
 };
 

@@ -7,7 +7,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "centric/events/v1/events.pb.h"
@@ -38,8 +37,13 @@ struct SubscribeOptions {
 class Bus {
  public:
   virtual ~Bus() = default;
-  // Appends the event to topic `event.source()`. Errors: UNAVAILABLE.
+  // Appends the event to topic `event.source()`. Thread-safe. Errors: UNAVAILABLE,
+  // INVALID_ARGUMENT (empty source).
   virtual absl::Status Publish(const Event& event) = 0;
+  // Starts a consumer calling `handler` on its own thread. A group exists from its first
+  // Subscribe on and receives the events published after that, not earlier ones; it
+  // keeps receiving (queueing) while none of its consumers runs. Subscriptions must be
+  // destroyed before the bus.
   virtual std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,
                                                   Handler handler) = 0;
 };

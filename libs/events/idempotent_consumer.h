@@ -18,6 +18,9 @@ using TxHandler = std::function<absl::Status(store::Tx&, const Event&)>;
 
 // Wraps `effect` into a bus Handler that applies each event id at most once for
 // `consumer_service` (whose migrations include OutboxMigration). `db` must outlive it.
+// The handler returns OK for an id already applied (so the bus acknowledges it), the
+// effect's error otherwise (rolled back, delivered again); an event without an id is
+// logged and acknowledged, since no redelivery can make it applicable.
 Handler IdempotentHandler(store::Database& db, std::string consumer_service, TxHandler effect);
 
 }  // namespace centric::events

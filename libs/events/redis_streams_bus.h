@@ -1,12 +1,19 @@
 // The shared bus: one Redis stream per topic ("<prefix>events:<topic>"), consumer groups
 // with XREADGROUP/XACK, and XAUTOCLAIM of entries left pending by a dead consumer for
 // longer than `claim_idle`.
+//
+// Each entry holds the fields id, type and data (the serialised Event). Subscribe creates
+// the group at the stream's end ("$", MKSTREAM) before returning, or, if Redis is down,
+// on the first reconnect. Every consumer loop: its own unacked entries (at start, and
+// `redelivery_delay` after a handler failure), then XAUTOCLAIM, then XREADGROUP BLOCK.
+// An entry that does not parse as an Event is logged and acknowledged, since no retry
+// can fix it; there is no delivery limit or dead-letter stream for handler failures.
 #ifndef CENTRIC_LIBS_EVENTS_REDIS_STREAMS_BUS_H_
 #define CENTRIC_LIBS_EVENTS_REDIS_STREAMS_BUS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -21,13 +28,16 @@ struct RedisStreamsOptions {
   absl::Duration command_timeout = absl::Seconds(2);
   // Pending entries idle this long are reclaimed by another consumer of the group.
   absl::Duration claim_idle = absl::Seconds(30);
+  // A consumer retries its own entries whose handler failed after about this long.
+  absl::Duration redelivery_delay = absl::Seconds(1);
   // XREADGROUP BLOCK time; bounds how long Subscription destruction waits.
   absl::Duration block = absl::Milliseconds(200);
   // Streams are trimmed to about this many entries (XADD MAXLEN ~).
   int64_t max_len = 1000000;
 };
 
-// Connects lazily; Publish returns UNAVAILABLE while Redis is unreachable.
+// Connects lazily; Publish returns UNAVAILABLE while Redis is unreachable, and consumers
+// reconnect with back-off (recreating their group if Redis came back empty).
 std::unique_ptr<Bus> NewRedisStreamsBus(const RedisStreamsOptions& options);
 
 }  // namespace centric::events

@@ -7,19 +7,38 @@
 //   * Types: BIGINT, DOUBLE PRECISION, TEXT, and {{BLOB}} in migrations (BYTEA on
 //     PostgreSQL, BLOB on SQLite); {{AUTOINCREMENT_PK}} for an auto-numbered BIGINT key.
 //   * INSERT ... ON CONFLICT ... DO UPDATE/NOTHING, and RETURNING, are supported.
+//   * PostgreSQL infers a parameter's type from where it is used, so a parameter whose
+//     place does not fix its type must be cast: `SELECT CAST($1 AS BIGINT)`, and in
+//     arithmetic `CAST($1 AS BIGINT) + 1` (an uncast $1 + 1 is a 32-bit INTEGER there).
+//     An uncast parameter in a select list comes back as TEXT on PostgreSQL. Use
+//     CAST(x AS T), not the PostgreSQL-only x::T.
+//   * Result columns must be BIGINT/INTEGER/SMALLINT, DOUBLE PRECISION/REAL, TEXT (or
+//     VARCHAR), {{BLOB}}, BOOLEAN (read as 0/1) or NUMERIC (SUM(BIGINT) is NUMERIC on
+//     PostgreSQL: read as an integer when it has no fractional digits and fits, else as a
+//     double). Other PostgreSQL types (timestamps, UUID, ...) are INVALID_ARGUMENT: cast
+//     them to TEXT.
+//   * TEXT cannot hold NUL bytes on PostgreSQL (INVALID_ARGUMENT); bind such bytes as Blob.
+//   * Name the columns you select. Statements are prepared once per connection, and on
+//     PostgreSQL a cached `SELECT *` whose columns a migration changed fails once per
+//     connection with ABORTED.
+//   * PostgreSQL runs transactions at READ COMMITTED, SQLite serialises them: a value read
+//     and then written back in one transaction can lose a concurrent update on PostgreSQL.
+//     Write the change in one statement (`SET n = n + 1`, a conditional UPDATE on a version
+//     column, or INSERT ... ON CONFLICT DO UPDATE) instead.
 #ifndef CENTRIC_LIBS_STORE_STORE_H_
 #define CENTRIC_LIBS_STORE_STORE_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace centric::store {
@@ -55,7 +74,10 @@ using Rows = std::vector<Row>;
 using Params = std::vector<Value>;
 
 // Statements inside one transaction. Not thread-safe; valid only inside Transact's
-// callback.
+// callback. A failed statement ends the transaction's usefulness on both backends (as
+// PostgreSQL does): later statements fail with FAILED_PRECONDITION and Transact rolls back
+// and returns the first error even if the callback returns OK. To tolerate a conflict,
+// write it into the statement (INSERT ... ON CONFLICT DO NOTHING) instead.
 class Tx {
  public:
   virtual ~Tx() = default;
@@ -75,10 +97,13 @@ struct TxOptions {
 
 // Error codes returned by every method (the conformance suite checks them):
 //   ALREADY_EXISTS      unique or primary key violation
+//   FAILED_PRECONDITION another constraint (NOT NULL, CHECK, FOREIGN KEY) was violated, or
+//                       a statement ran after an earlier one in the transaction failed
 //   ABORTED             serialization failure or deadlock: retry the transaction
 //   DEADLINE_EXCEEDED   TxOptions::deadline passed
 //   UNAVAILABLE         the database cannot be reached: retry later
-//   INVALID_ARGUMENT    a statement is malformed or a parameter count is wrong
+//   INVALID_ARGUMENT    a statement is malformed, a parameter count is wrong, a value
+//                       does not fit its column, or a read-only transaction writes
 //   INTERNAL            anything else
 class Database {
  public:
@@ -86,7 +111,10 @@ class Database {
   virtual Backend backend() const = 0;
   // Runs `fn` in a transaction: commits if it returns OK, rolls back otherwise and
   // returns its status. Thread-safe; callers on different threads get different
-  // connections (PostgreSQL) or are serialised (SQLite).
+  // connections (PostgreSQL) or are serialised (SQLite). Waiting longer than
+  // OpenOptions::connect_timeout for a connection (or the SQLite write lock) is
+  // UNAVAILABLE; a deadline already passed is DEADLINE_EXCEEDED and `fn` is not called.
+  // Must not be called again from inside `fn` (it would wait for its own connection).
   virtual absl::Status Transact(absl::FunctionRef<absl::Status(Tx&)> fn,
                                 const TxOptions& options = {}) = 0;
   // One statement in its own transaction.
@@ -99,13 +127,16 @@ class Database {
 struct OpenOptions {
   // PostgreSQL: connections kept in the pool (each Transact borrows one).
   int pool_size = 8;
-  // How long to wait for a connection before UNAVAILABLE.
+  // How long to wait for a connection before UNAVAILABLE. For SQLite, how long to wait
+  // for the write lock another process holds (busy_timeout) and for other threads' turns.
   absl::Duration connect_timeout = absl::Seconds(5);
 };
 
 // Opens "sqlite:///abs/path.db", "sqlite://relative/path.db", "sqlite::memory:", or
 // "postgresql://user@host:port/db?..." (any libpq URI). For SQLite the parent folder is
-// created if missing. Errors: INVALID_ARGUMENT (unknown scheme), UNAVAILABLE.
+// created if missing. PostgreSQL connects one pooled connection here, so a wrong host or
+// password fails at startup; the others connect on demand, and connections the server
+// dropped are replaced. Errors: INVALID_ARGUMENT (unknown scheme, bad URL), UNAVAILABLE.
 absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view url,
                                                const OpenOptions& options = {});
 
@@ -113,15 +144,18 @@ absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view url,
 struct Migration {
   int64_t version;
   std::string description;
-  // May hold several statements separated by ";". Placeholders {{BLOB}} and
-  // {{AUTOINCREMENT_PK}} are replaced per backend.
+  // May hold several statements separated by ";" (split naively: no ";" inside string
+  // literals or comments). Placeholders {{BLOB}} and {{AUTOINCREMENT_PK}} are replaced
+  // per backend.
   std::string sql;
 };
 
 // Applies, in one transaction each, the migrations of `service` not yet recorded in the
-// shared `schema_migrations` table. Safe to call concurrently from several replicas.
+// shared `schema_migrations` table (service TEXT, version BIGINT, description TEXT,
+// applied_at BIGINT Unix seconds). Safe to call concurrently from several replicas.
 // Errors: FAILED_PRECONDITION if the database is at a newer version than `migrations`
-// knows (an old binary against a new schema).
+// knows (an old binary against a new schema); INVALID_ARGUMENT if `migrations` is not
+// numbered 1, 2, 3, ...; the failing migration's error, prefixed with its version.
 absl::Status Migrate(Database& db, absl::string_view service,
                      const std::vector<Migration>& migrations);
 

@@ -1,0 +1,109 @@
+#include "libs/app/app.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "libs/cache/redis_cache.h"
+#include "libs/events/in_process_bus.h"
+#include "libs/events/redis_streams_bus.h"
+#include "libs/runtime/log.h"
+
+namespace centric::app {
+
+absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime::Config& config,
+                                                                   Mode mode) {
+  auto infra = std::make_unique<Infrastructure>();
+  infra->config = config;
+  if (mode == Mode::kService && config.redis_url.empty() && !config.no_cache) {
+    return absl::InvalidArgumentError(
+        "CENTRIC_REDIS_URL (or --redis-url) is required for a service binary; pass --no-cache "
+        "to run without the cache");
+  }
+  auto db = store::Open(config.database_url);
+  if (!db.ok()) return db.status();
+  infra->db = std::move(*db);
+
+  if (!config.redis_url.empty() && !config.no_cache) {
+    auto options = cache::ParseRedisUrl(config.redis_url);
+    if (!options.ok()) return options.status();
+    infra->cache = cache::NewRedisCache(*options);
+  } else {
+    infra->cache = std::make_unique<cache::NullCache>();
+  }
+
+  if (mode == Mode::kService && !config.bus_url.empty()) {
+    auto redis = cache::ParseRedisUrl(config.bus_url);
+    if (!redis.ok()) return redis.status();
+    events::RedisStreamsOptions options;
+    options.host = redis->host;
+    options.port = redis->port;
+    infra->bus = events::NewRedisStreamsBus(options);
+  } else {
+    if (mode == Mode::kService) {
+      runtime::LogWarning("bus_in_process",
+                          {{"detail", "no CENTRIC_BUS_URL or CENTRIC_REDIS_URL: events stay in "
+                                      "this process"}});
+    }
+    infra->bus = events::NewInProcessBus();
+  }
+  infra->clock = std::make_unique<runtime::SystemClock>();
+  infra->ids = std::make_unique<runtime::UlidGenerator>(*infra->clock);
+  infra->pool = std::make_unique<runtime::WorkerPool>(config.workers);
+  runtime::LogInfo("infrastructure",
+                   {{"database", infra->db->backend() == store::Backend::kSqlite ? "sqlite"
+                                                                                 : "postgresql"},
+                    {"cache", config.redis_url.empty() || config.no_cache ? "off" : "redis"},
+                    {"workers", int64_t{config.workers}}});
+  return infra;
+}
+
+int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& modules,
+         std::function<void(const runtime::Server&, Infrastructure&)> after_start) {
+  runtime::BlockTerminationSignals();
+  std::vector<std::string> args(argv, argv + argc);
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(runtime::ConfigUsage(args[0]).c_str(), stdout);
+      return 0;
+    }
+  }
+  auto config = runtime::LoadConfig(args, runtime::ProcessEnvironment());
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s: %s\n%s", args[0].c_str(), std::string(config.status().message()).c_str(),
+                 runtime::ConfigUsage(args[0]).c_str());
+    return 2;
+  }
+  auto infra = OpenInfrastructure(*config, mode);
+  if (!infra.ok()) {
+    runtime::LogError("startup_failed", {{"error", infra.status().ToString()}});
+    return infra.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  runtime::Server server({.listen = config->listen, .drain_timeout = config->drain_timeout});
+  std::vector<std::unique_ptr<Module>> started;
+  for (const ModuleFactory& factory : modules) {
+    started.push_back(factory(**infra));
+    if (absl::Status s = started.back()->Start(server); !s.ok()) {
+      runtime::LogError("startup_failed", {{"error", s.ToString()}});
+      return 1;
+    }
+  }
+  if (absl::Status s = server.Start(); !s.ok()) {
+    runtime::LogError("startup_failed", {{"error", s.ToString()}});
+    return 1;
+  }
+  // Storage is migrated and reachable once every module has started.
+  if (absl::Status s = (*infra)->db->Ping(); !s.ok()) {
+    runtime::LogError("startup_failed", {{"error", s.ToString()}});
+    return 1;
+  }
+  server.SetServing(true);
+  runtime::LogInfo("serving");
+  if (after_start) after_start(server, **infra);
+  int signal_number = runtime::WaitForTerminationSignal();
+  runtime::LogInfo("signal", {{"signal", int64_t{signal_number}}});
+  server.Shutdown();
+  for (auto it = started.rbegin(); it != started.rend(); ++it) (*it)->Stop();
+  return 0;
+}
+
+}  // namespace centric::app

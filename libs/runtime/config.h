@@ -1,0 +1,52 @@
+// Process configuration, 12-factor style: flags override environment variables, which
+// override defaults. Every binary uses the same names.
+//
+//   --listen=HOST:PORT       CENTRIC_LISTEN          gRPC address; port 0 picks a free one
+//   --database-url=URL       CENTRIC_DATABASE_URL    sqlite:///path.db (default
+//                                                    sqlite://.centric/centric.db) or
+//                                                    postgresql://...
+//   --redis-url=URL          CENTRIC_REDIS_URL       redis://host:port for the cache
+//   --bus-url=URL            CENTRIC_BUS_URL         redis://host:port for Redis Streams;
+//                                                    defaults to the redis url
+//   --no-cache                                       run without the Redis cache
+//   --drain-timeout=DUR      CENTRIC_DRAIN_TIMEOUT   in-flight RPC drain on SIGTERM (20s)
+//   --workers=N              CENTRIC_WORKERS         handler threads (default 4 × cores,
+//                                                    at least 8)
+//   --demo                                           centricd only: load demo profiles
+#ifndef CENTRIC_LIBS_RUNTIME_CONFIG_H_
+#define CENTRIC_LIBS_RUNTIME_CONFIG_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace centric::runtime {
+
+struct Config {
+  std::string listen = "127.0.0.1:50051";
+  std::string database_url = "sqlite://.centric/centric.db";
+  std::string redis_url;
+  std::string bus_url;
+  bool no_cache = false;
+  absl::Duration drain_timeout = absl::Seconds(20);
+  int workers = 0;
+  bool demo = false;
+};
+
+// Parses argv (argv[0] skipped) over `env`. Errors: INVALID_ARGUMENT naming the flag or
+// variable and what it accepts.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::map<std::string, std::string>& env);
+
+// The process environment as a map, for LoadConfig.
+std::map<std::string, std::string> ProcessEnvironment();
+
+// Usage text listing the flags above.
+std::string ConfigUsage(const std::string& program);
+
+}  // namespace centric::runtime
+
+#endif  // CENTRIC_LIBS_RUNTIME_CONFIG_H_

@@ -1,0 +1,65 @@
+#include "libs/runtime/handler.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/runtime/clock.h"
+#include "libs/runtime/grpc_status.h"
+#include "libs/runtime/log.h"
+
+namespace centric::runtime {
+
+absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
+  auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+void PropagateDeadline(const grpc::ServerContextBase& incoming, grpc::ClientContext& outgoing) {
+  absl::Time deadline = DeadlineOf(incoming);
+  if (deadline != absl::InfiniteFuture()) outgoing.set_deadline(absl::ToChronoTime(deadline));
+}
+
+std::string RequestIdOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 128) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  static SystemClock clock;
+  static UlidGenerator ids(clock);
+  return ids.NewId();
+}
+
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const HandlerEnv& env,
+                                HandlerWork work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  env.pool->Schedule([context, reactor, &env, work = std::move(work)] {
+    absl::Time deadline = DeadlineOf(*context);
+    ScopedRequestId request_id(RequestIdOf(*context));
+    absl::Status status;
+    if (context->IsCancelled() || absl::Now() >= deadline) {
+      status = absl::DeadlineExceededError("the call's deadline passed before work started");
+    } else {
+      status = work(deadline);
+    }
+    if (!status.ok() && absl::Now() >= deadline &&
+        status.code() != absl::StatusCode::kDeadlineExceeded) {
+      status = absl::DeadlineExceededError(
+          absl::StrCat("deadline exceeded (", status.message(), ")"));
+    }
+    switch (status.code()) {
+      case absl::StatusCode::kInternal:
+      case absl::StatusCode::kUnknown:
+      case absl::StatusCode::kDataLoss:
+        LogError("rpc_failed", {{"code", absl::StatusCodeToString(status.code())},
+                                {"message", status.message()}});
+        break;
+      default:
+        break;
+    }
+    reactor->Finish(ToGrpcStatus(status, env.error_domain));
+  });
+  return reactor;
+}
+
+}  // namespace centric::runtime

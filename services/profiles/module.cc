@@ -1,0 +1,48 @@
+#include "services/profiles/module.h"
+
+#include "libs/runtime/log.h"
+#include "services/profiles/profile_store.h"
+
+namespace centric::profiles {
+
+ProfilesModule::ProfilesModule(app::Infrastructure& infra) : infra_(infra) {}
+
+ProfilesModule::~ProfilesModule() { Stop(); }
+
+absl::Status ProfilesModule::Start(runtime::Server& server) {
+  if (absl::Status s = store::Migrate(*infra_.db, "profiles", ProfilesMigrations()); !s.ok()) {
+    return s;
+  }
+  relay_ = std::make_unique<events::OutboxRelay>(*infra_.db, "profiles", *infra_.bus);
+  relay_->Start();
+  ProfileService::Deps deps;
+  deps.db = infra_.db.get();
+  deps.cache = infra_.cache.get();
+  deps.clock = infra_.clock.get();
+  deps.ids = infra_.ids.get();
+  deps.after_commit = [relay = relay_.get()] { relay->Wake(); };
+  service_ = std::make_unique<ProfileService>(std::move(deps));
+  grpc_ = std::make_unique<ProfilesGrpcService>(*service_, *infra_.pool);
+  server.AddService(grpc_.get(), kProfilesServiceName);
+  purger_ = std::thread([this] {
+    while (!stopping_.WaitForNotificationWithTimeout(absl::Hours(1))) {
+      auto purged = service_->PurgeExpiredRequests();
+      if (!purged.ok()) {
+        runtime::LogWarning("request_purge_failed", {{"error", purged.status().ToString()}});
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
+void ProfilesModule::Stop() {
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  if (purger_.joinable()) purger_.join();
+  if (relay_ != nullptr) relay_->Stop();
+}
+
+std::unique_ptr<app::Module> NewProfilesModule(app::Infrastructure& infra) {
+  return std::make_unique<ProfilesModule>(infra);
+}
+
+}  // namespace centric::profiles

@@ -1,0 +1,66 @@
+// Validation and normalisation of profile input. Pure functions: no I/O.
+#ifndef CENTRIC_SERVICES_PROFILES_PROFILE_RULES_H_
+#define CENTRIC_SERVICES_PROFILES_PROFILE_RULES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "centric/profiles/v1/profiles.pb.h"
+#include "libs/runtime/errors.h"
+
+namespace centric::profiles {
+
+namespace v1 = ::centric::profiles::v1;
+using runtime::FieldViolation;
+
+// "profiles/{id}" → id. Errors: INVALID_ARGUMENT naming `field`.
+absl::StatusOr<std::string> ParseProfileName(absl::string_view name, absl::string_view field);
+std::string ProfileName(absl::string_view id);
+
+// Checks a caller-chosen profile id: 1 to 63 bytes of [a-z0-9-], starting with a letter.
+void CheckProfileId(absl::string_view id, absl::string_view field,
+                    std::vector<FieldViolation>& violations);
+
+// Normalises one identity in place (see IdentityType in the proto) and reports problems.
+void NormalizeIdentity(v1::Identity& identity, absl::string_view field,
+                       std::vector<FieldViolation>& violations);
+
+// The uniqueness key of a normalised identity, e.g. "email::ada@example.com",
+// "external_id:shopify:123".
+std::string IdentityKey(const v1::Identity& identity);
+
+// Normalises and checks the caller-settable fields of a profile (everything but output
+// only fields). `field` is the path prefix, e.g. "profile". `now` fills missing consent
+// times. Does not check `kind` (create-only) or cross-profile rules.
+void NormalizeMutableFields(v1::Profile& profile, absl::string_view field, absl::Time now,
+                            std::vector<FieldViolation>& violations);
+
+// Checks the traits map (keys, per-value and total JSON size).
+void CheckTraits(const v1::Profile& profile, absl::string_view field,
+                 std::vector<FieldViolation>& violations);
+
+// Canonical JSON of a trait value, used for size limits and the equality index.
+std::string TraitJson(const google::protobuf::Value& value);
+
+// Normalises and checks one interaction. `now` bounds occur_time (at most 5 minutes
+// ahead).
+void NormalizeInteraction(v1::Interaction& interaction, absl::string_view field, absl::Time now,
+                          std::vector<FieldViolation>& violations);
+
+// Checks a request_id (optional; at most 128 bytes of printable ASCII).
+void CheckRequestId(absl::string_view request_id, absl::string_view field,
+                    std::vector<FieldViolation>& violations);
+
+// OK if `violations` is empty, otherwise INVALID_ARGUMENT with all of them.
+absl::Status ToStatus(std::vector<FieldViolation> violations);
+
+// The etag of a version, and the reverse (-1 for a malformed etag).
+std::string EtagOf(int64_t version);
+int64_t VersionOfEtag(absl::string_view etag);
+
+}  // namespace centric::profiles
+
+#endif  // CENTRIC_SERVICES_PROFILES_PROFILE_RULES_H_

@@ -1,0 +1,103 @@
+// The Profiles domain service: every RPC of centric.profiles.v1 as a plain method that
+// takes the request message and returns the response or an absl::Status. No gRPC here;
+// the store, cache, clock and id generator are injected.
+#ifndef CENTRIC_SERVICES_PROFILES_PROFILE_SERVICE_H_
+#define CENTRIC_SERVICES_PROFILES_PROFILE_SERVICE_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "centric/events/v1/events.pb.h"
+#include "centric/profiles/v1/profiles_service.pb.h"
+#include "libs/cache/cache.h"
+#include "libs/cache/read_through.h"
+#include "libs/runtime/clock.h"
+#include "libs/store/store.h"
+#include "services/profiles/profile_store.h"
+
+namespace centric::profiles {
+
+class ProfileService {
+ public:
+  struct Deps {
+    store::Database* db = nullptr;
+    cache::VersionedCache* cache = nullptr;
+    runtime::Clock* clock = nullptr;
+    runtime::IdGenerator* ids = nullptr;
+    // Called after every commit that wrote an outbox event (wakes the relay).
+    std::function<void()> after_commit;
+  };
+
+  explicit ProfileService(Deps deps);
+
+  // Each method implements the RPC of the same name; see profiles_service.proto for the
+  // contract and the errors. `deadline` bounds the store work.
+  absl::StatusOr<v1::Profile> CreateProfile(const v1::CreateProfileRequest& request,
+                                            absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::Profile> GetProfile(const v1::GetProfileRequest& request,
+                                         absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::BatchGetProfilesResponse> BatchGetProfiles(
+      const v1::BatchGetProfilesRequest& request, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::Profile> LookupProfile(const v1::LookupProfileRequest& request,
+                                            absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::Profile> UpdateProfile(const v1::UpdateProfileRequest& request,
+                                            absl::Time deadline = absl::InfiniteFuture());
+  absl::Status DeleteProfile(const v1::DeleteProfileRequest& request,
+                             absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::ListProfilesResponse> ListProfiles(
+      const v1::ListProfilesRequest& request, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::Profile> MergeProfiles(const v1::MergeProfilesRequest& request,
+                                            absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::RecordInteractionsResponse> RecordInteractions(
+      const v1::RecordInteractionsRequest& request, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::ListInteractionsResponse> ListInteractions(
+      const v1::ListInteractionsRequest& request, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::ExportProfileResponse> ExportProfile(
+      const v1::ExportProfileRequest& request, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::EraseProfileResponse> EraseProfile(
+      const v1::EraseProfileRequest& request, absl::Time deadline = absl::InfiniteFuture());
+
+  // Forgets request ids older than 24 hours. Called periodically by the binary.
+  absl::StatusOr<int64_t> PurgeExpiredRequests();
+
+  // The cache key of a profile id ("profiles:{id}", a Redis Cluster hash tag per profile).
+  static std::string CacheKey(absl::string_view id);
+
+ private:
+  // What a transaction leaves to do after it commits.
+  struct AfterCommit {
+    std::vector<std::pair<std::string, int64_t>> invalidations;  // (id, new version)
+    bool wrote_events = false;
+  };
+  using TxWork = std::function<absl::Status(store::Tx&, AfterCommit&)>;
+
+  // Runs `work` in a transaction, retrying ABORTED up to `attempts` times, then applies
+  // the AfterCommit actions.
+  absl::Status Write(const TxWork& work, absl::Time deadline, int attempts = 5);
+  absl::Status Emit(store::Tx& tx, AfterCommit& after, absl::string_view subject,
+                    const google::protobuf::Message& payload);
+
+  // The active profile behind `id`, following merges, through the cache.
+  absl::StatusOr<v1::Profile> Resolve(const std::string& id, absl::Time deadline);
+  // The same inside a transaction (no cache): the active row behind `id`.
+  absl::StatusOr<StoredProfile> ResolveInTx(store::Tx& tx, std::string id,
+                                            RowLock lock = RowLock::kForUpdate);
+
+  absl::Status CheckAccounts(store::Tx& tx, const v1::Profile& profile);
+  absl::Status EraseInTx(store::Tx& tx, AfterCommit& after, const std::string& id,
+                         absl::string_view reason, bool is_delete, int64_t expected_version);
+  absl::StatusOr<std::vector<v1::Interaction>> WholeTimeline(store::Tx& tx,
+                                                             const std::string& id);
+  google::protobuf::Timestamp NowProto();
+
+  Deps deps_;
+  cache::ReadThrough read_through_;
+};
+
+}  // namespace centric::profiles
+
+#endif  // CENTRIC_SERVICES_PROFILES_PROFILE_SERVICE_H_

@@ -1,0 +1,178 @@
+// End to end: centric-profiles (PostgreSQL + Redis) and centricd (SQLite) started as
+// processes, called over gRPC with the generated client, stopped with SIGTERM.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "centric/profiles/v1/profiles_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "libs/testing/servers.h"
+
+namespace centric {
+namespace {
+
+namespace v1 = ::centric::profiles::v1;
+
+struct Running {
+  std::unique_ptr<testing::Process> process;
+  std::string address;
+  std::string log;
+};
+
+// Starts a binary with --listen=127.0.0.1:0 and reads the bound address from its
+// {"event":"listening"} log line.
+Running Start(const std::string& binary, const std::vector<std::string>& extra_args,
+              const std::vector<std::string>& env, const std::string& dir) {
+  Running running;
+  running.log = absl::StrCat(dir, "/", binary, ".log");
+  std::vector<std::string> argv = {absl::StrCat(CENTRIC_BIN_DIR, "/", binary),
+                                   "--listen=127.0.0.1:0", "--drain-timeout=2s"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  auto process = testing::Process::Start(argv, running.log, env);
+  EXPECT_TRUE(process.ok());
+  running.process = std::move(*process);
+  std::regex listening("\"event\":\"listening\",\"address\":\"([0-9.:]+)\"");
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline && running.address.empty() && running.process->Running()) {
+    std::ifstream in(running.log);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::smatch match;
+      if (std::regex_search(line, match, listening)) running.address = match[1];
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return running;
+}
+
+bool WaitServing(const std::string& address) {
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc::health::v1::HealthCheckResponse response;
+    if (health->Check(&context, {}, &response).ok() &&
+        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+void ExerciseProfiles(const std::string& address) {
+  auto stub = v1::Profiles::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::CreateProfileRequest create;
+  create.set_profile_id("e2e");
+  create.mutable_profile()->set_kind(v1::PROFILE_KIND_PERSON);
+  auto* identity = create.mutable_profile()->add_identities();
+  identity->set_type(v1::IDENTITY_TYPE_EMAIL);
+  identity->set_value("e2e@example.com");
+  v1::Profile created;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = stub->CreateProfile(&context, create, &created);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::RecordInteractionsRequest record;
+  record.set_profile("profiles/e2e");
+  auto* interaction = record.add_interactions();
+  interaction->set_event_id("order-1");
+  interaction->set_channel(v1::CHANNEL_WEB);
+  interaction->set_type("purchase");
+  interaction->mutable_occur_time()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  interaction->set_monetary_value(42.5);
+  {
+    grpc::ClientContext context;
+    v1::RecordInteractionsResponse response;
+    grpc::Status status = stub->RecordInteractions(&context, record, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext context;
+    v1::LookupProfileRequest lookup;
+    lookup.mutable_identity()->set_type(v1::IDENTITY_TYPE_EMAIL);
+    lookup.mutable_identity()->set_value("E2E@example.com");
+    v1::Profile found;
+    grpc::Status status = stub->LookupProfile(&context, lookup, &found);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(found.name(), "profiles/e2e");
+    EXPECT_DOUBLE_EQ(found.aggregates().revenue_total(), 42.5);
+  }
+  {
+    grpc::ClientContext context;
+    v1::EraseProfileRequest erase;
+    erase.set_name("profiles/e2e");
+    v1::EraseProfileResponse response;
+    ASSERT_TRUE(stub->EraseProfile(&context, erase, &response).ok());
+  }
+  {
+    grpc::ClientContext context;
+    v1::GetProfileRequest get;
+    get.set_name("profiles/e2e");
+    v1::Profile got;
+    EXPECT_EQ(stub->GetProfile(&context, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+}
+
+void StopGracefully(Running& running) {
+  int status = running.process->Signal(SIGTERM, absl::Seconds(10));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "exit status " << status << "; see " << running.log;
+}
+
+TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
+  testing::TempDir dir;
+  Running centricd = Start("centricd", {}, {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/c.db")},
+                           dir.path());
+  ASSERT_FALSE(centricd.address.empty()) << "no listening line in " << centricd.log;
+  ASSERT_TRUE(WaitServing(centricd.address));
+  ExerciseProfiles(centricd.address);
+  StopGracefully(centricd);
+}
+
+TEST(BinariesTest, CentricProfilesRunsOnPostgresWithRedisCacheAndStreams) {
+  auto postgres = testing::PostgresServer::Start();
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  auto redis = testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  testing::TempDir dir;
+  Running profiles = Start("centric-profiles", {},
+                           {absl::StrCat("CENTRIC_DATABASE_URL=", (*postgres)->url()),
+                            absl::StrCat("CENTRIC_REDIS_URL=", (*redis)->url())},
+                           dir.path());
+  ASSERT_FALSE(profiles.address.empty()) << "no listening line in " << profiles.log;
+  ASSERT_TRUE(WaitServing(profiles.address));
+  ExerciseProfiles(profiles.address);
+  StopGracefully(profiles);
+}
+
+TEST(BinariesTest, CentricProfilesRefusesToStartWithoutRedisUnlessNoCache) {
+  testing::TempDir dir;
+  auto process = testing::Process::Start(
+      {absl::StrCat(CENTRIC_BIN_DIR, "/centric-profiles"), "--listen=127.0.0.1:0"},
+      dir.path() + "/out.log", {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/x.db")});
+  ASSERT_TRUE(process.ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*process)->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  int status = (*process)->Signal(SIGKILL, absl::Seconds(1));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status;
+
+  Running no_cache = Start("centric-profiles", {"--no-cache"},
+                           {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/y.db")},
+                           dir.path());
+  ASSERT_FALSE(no_cache.address.empty());
+  ASSERT_TRUE(WaitServing(no_cache.address));
+  StopGracefully(no_cache);
+}
+
+}  // namespace
+}  // namespace centric
