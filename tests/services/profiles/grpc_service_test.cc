@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "libs/runtime/errors.h"
 #include "libs/runtime/grpc_status.h"
 #include "libs/runtime/server.h"
 #include "libs/testing/servers.h"
@@ -85,7 +86,8 @@ TEST_F(ProfilesGrpcTest, CreateAndGetOverTheWire) {
 
 TEST_F(ProfilesGrpcTest, ValidationErrorsCarryErrorInfoAndBadRequest) {
   grpc::ClientContext context;
-  v1::CreateProfileRequest request;  // kind missing
+  v1::CreateProfileRequest request;
+  request.mutable_profile()->set_display_name("No Kind");  // kind missing
   v1::Profile created;
   grpc::Status status = stub_->CreateProfile(&context, request, &created);
   ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
