@@ -5,7 +5,9 @@
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +19,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -54,8 +58,18 @@ TempDir::~TempDir() {
 
 absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& argv,
                                                          const std::string& log_path,
-                                                         const std::vector<std::string>& env) {
+                                                         const std::vector<std::string>& env,
+                                                         const std::string& user) {
   if (argv.empty()) return absl::InvalidArgumentError("argv is empty");
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!user.empty()) {
+    passwd* pw = getpwnam(user.c_str());
+    if (pw == nullptr) return absl::NotFoundError("no such user: " + user);
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   if (pid == 0) {
@@ -70,6 +84,13 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::vector<std::s
       }
     }
     for (const std::string& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    if (!user.empty() && geteuid() == 0) {
+      if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) _exit(126);
+    }
+    // Set after the credential change, which would clear it. If the parent already
+    // died before this line, exit instead of running as an orphan.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(125);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -109,8 +130,9 @@ Process::~Process() {
   if (Running()) Signal(SIGTERM);
 }
 
-int RunCommand(const std::vector<std::string>& argv, const std::string& log_path) {
-  auto process = Process::Start(argv, log_path);
+int RunCommand(const std::vector<std::string>& argv, const std::string& log_path,
+               const std::string& user) {
+  auto process = Process::Start(argv, log_path, {}, user);
   if (!process.ok()) return -1;
   int status = 0;
   waitpid((*process)->pid(), &status, 0);
@@ -118,6 +140,50 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& log_path
   (*process)->Kill();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+// ---------------------------------------------------------------------------------------
+// Servers still alive at exit
+
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::set<RedisServer*> redis;
+  std::set<PostgresServer*> postgres;
+};
+
+Registry& Live() {
+  static Registry* registry = [] {
+    auto* r = new Registry();
+    std::atexit([] {
+      Registry& live = Live();
+      std::set<RedisServer*> redis;
+      std::set<PostgresServer*> postgres;
+      {
+        std::lock_guard<std::mutex> lock(live.mu);
+        redis = live.redis;
+        postgres = live.postgres;
+      }
+      for (RedisServer* server : redis) server->Shutdown();
+      for (PostgresServer* server : postgres) server->Shutdown();
+    });
+    return r;
+  }();
+  return *registry;
+}
+
+template <typename T>
+void Register(std::set<T*> Registry::*set, T* server, bool add) {
+  Registry& live = Live();
+  std::lock_guard<std::mutex> lock(live.mu);
+  if (add) {
+    (live.*set).insert(server);
+  } else {
+    (live.*set).erase(server);
+  }
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------
 // Redis
@@ -146,6 +212,7 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
   server->dir_ = std::make_unique<TempDir>();
   server->port_ = FreePort();
   if (absl::Status s = server->Launch(); !s.ok()) return s;
+  Register(&Registry::redis, server.get(), true);
   return server;
 }
 
@@ -178,7 +245,15 @@ absl::Status RedisServer::Restart() {
   return Launch();
 }
 
-RedisServer::~RedisServer() { Stop(); }
+void RedisServer::Shutdown() {
+  Stop();
+  dir_.reset();
+}
+
+RedisServer::~RedisServer() {
+  Register(&Registry::redis, this, false);
+  Shutdown();
+}
 
 // ---------------------------------------------------------------------------------------
 // PostgreSQL
@@ -194,17 +269,6 @@ std::string PostgresBinDir() {
   return best;
 }
 
-namespace {
-
-std::vector<std::string> AsUser(bool as_postgres, std::vector<std::string> argv) {
-  if (!as_postgres) return argv;
-  std::vector<std::string> wrapped = {"runuser", "-u", "postgres", "--"};
-  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
-  return wrapped;
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool fast) {
   std::unique_ptr<PostgresServer> server(new PostgresServer());
   server->bin_dir_ = PostgresBinDir();
@@ -212,38 +276,50 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(bool fast)
     return absl::UnavailableError("PostgreSQL binaries not found under /usr/lib/postgresql");
   }
   server->dir_ = std::make_unique<TempDir>();
-  server->as_postgres_user_ = geteuid() == 0;
-  if (server->as_postgres_user_) {
+  if (geteuid() == 0) {
     passwd* pw = getpwnam("postgres");
     if (pw == nullptr) return absl::UnavailableError("running as root but no postgres user");
-    // The folder and its parents must be reachable by the postgres user.
-    chmod(server->dir_->path().c_str(), 0777);
+    // The folder must be writable by the postgres user.
+    if (chown(server->dir_->path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return absl::InternalError("chown of the test folder failed");
+    }
+    server->os_user_ = "postgres";
     server->user_ = "postgres";
   } else {
     passwd* pw = getpwuid(geteuid());
     server->user_ = pw != nullptr ? pw->pw_name : "postgres";
   }
   const std::string data = server->dir_->path() + "/data";
-  // initdb's output is written by this process; the server's own log by the server, so
-  // they are different files (the postgres user cannot append to a root-owned file).
   const std::string log = server->dir_->path() + "/initdb.log";
   const std::string server_log = server->dir_->path() + "/server.log";
-  if (RunCommand(AsUser(server->as_postgres_user_,
-                        {server->bin_dir_ + "/initdb", "-D", data, "-A", "trust", "-U",
-                         server->user_, "--no-sync", "-E", "UTF8", "--locale=C"}),
-                 log) != 0) {
+  if (RunCommand({server->bin_dir_ + "/initdb", "-D", data, "-A", "trust", "-U", server->user_,
+                  "--no-sync", "-E", "UTF8", "--locale=C"},
+                 log, server->os_user_) != 0) {
     return absl::UnavailableError("initdb failed; see " + log);
   }
   server->port_ = FreePort();
-  std::string options = absl::StrCat("-p ", server->port_,
-                                     " -c listen_addresses=127.0.0.1 -k ", server->dir_->path(),
-                                     " -c max_connections=200 -c shared_buffers=128MB");
-  if (fast) absl::StrAppend(&options, " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
-  if (RunCommand(AsUser(server->as_postgres_user_, {server->bin_dir_ + "/pg_ctl", "-D", data,
-                                                    "-l", server_log, "-o", options, "-w", "-t", "30",
-                                                    "start"}),
-                 server->dir_->path() + "/pg_ctl.log") != 0) {
-    return absl::UnavailableError("pg_ctl start failed; see " + server_log);
+  std::vector<std::string> argv = {server->bin_dir_ + "/postgres", "-D", data, "-p",
+                                   std::to_string(server->port_), "-c",
+                                   "listen_addresses=127.0.0.1", "-k", server->dir_->path(),
+                                   "-c", "max_connections=200", "-c", "shared_buffers=128MB"};
+  if (fast) {
+    for (const char* setting : {"fsync=off", "synchronous_commit=off", "full_page_writes=off"}) {
+      argv.push_back("-c");
+      argv.push_back(setting);
+    }
+  }
+  auto process = Process::Start(argv, server_log, {}, server->os_user_);
+  if (!process.ok()) return process.status();
+  server->process_ = std::move(*process);
+  Register(&Registry::postgres, server.get(), true);
+  const std::string ping = absl::StrCat("host=127.0.0.1 port=", server->port_,
+                                        " dbname=postgres connect_timeout=1 user=", server->user_);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (PQping(ping.c_str()) != PQPING_OK) {
+    if (absl::Now() > deadline || !server->process_->Running()) {
+      return absl::UnavailableError("postgres did not start; see " + server_log);
+    }
+    absl::SleepFor(absl::Milliseconds(20));
   }
   absl::StatusOr<std::string> db = server->CreateDatabase("centric");
   if (!db.ok()) return db.status();
@@ -271,12 +347,16 @@ std::string PostgresServer::url() const {
   return absl::StrCat("postgresql://", user_, "@127.0.0.1:", port_, "/centric");
 }
 
+void PostgresServer::Shutdown() {
+  // SIGINT is PostgreSQL's fast shutdown: roll back sessions, exit cleanly.
+  if (process_ != nullptr) process_->Signal(SIGINT, absl::Seconds(10));
+  process_.reset();
+  dir_.reset();
+}
+
 PostgresServer::~PostgresServer() {
-  if (port_ != 0) {
-    RunCommand(AsUser(as_postgres_user_, {bin_dir_ + "/pg_ctl", "-D", dir_->path() + "/data",
-                                          "-m", "immediate", "-w", "stop"}),
-               dir_->path() + "/pg_ctl.log");
-  }
+  Register(&Registry::postgres, this, false);
+  Shutdown();
 }
 
 }  // namespace centric::testing

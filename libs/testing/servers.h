@@ -29,14 +29,18 @@ class TempDir {
   std::string path_;
 };
 
-// A child process. The destructor sends SIGTERM, waits up to 10 s, then SIGKILL.
+// A child process. The destructor sends SIGTERM, waits up to 10 s, then SIGKILL. The
+// child is also killed by the kernel if the thread that started it dies
+// (PR_SET_PDEATHSIG), so a crashed or leaked test never leaves servers behind.
 class Process {
  public:
   // Starts argv[0] (searched on PATH) with stdout and stderr appended to `log_path`
-  // ("" keeps the parent's). `env` entries "K=V" are added to the environment.
+  // ("" keeps the parent's). `env` entries "K=V" are added to the environment. With
+  // `user` set (and running as root) the child switches to that user before exec.
   static absl::StatusOr<std::unique_ptr<Process>> Start(const std::vector<std::string>& argv,
                                                         const std::string& log_path = "",
-                                                        const std::vector<std::string>& env = {});
+                                                        const std::vector<std::string>& env = {},
+                                                        const std::string& user = "");
   ~Process();
   pid_t pid() const { return pid_; }
   // Sends `signal` and waits for exit; returns the exit status as from waitpid.
@@ -52,9 +56,13 @@ class Process {
   int status_ = 0;
 };
 
-// Runs a command to completion; returns its exit code. Output goes to `log_path`.
-int RunCommand(const std::vector<std::string>& argv, const std::string& log_path = "");
+// Runs a command to completion (as `user`, see Process::Start); returns its exit code.
+// Output goes to `log_path`.
+int RunCommand(const std::vector<std::string>& argv, const std::string& log_path = "",
+               const std::string& user = "");
 
+// Servers still running when the test binary exits (for example a shared server kept
+// in a leaked static) are stopped by an atexit hook, so their data folders go too.
 class RedisServer {
  public:
   // Starts redis-server without persistence. Errors: UNAVAILABLE (not installed or did
@@ -67,6 +75,8 @@ class RedisServer {
   // (empty).
   void Stop();
   absl::Status Restart();
+  // Stops the server for good and removes its folder. Idempotent.
+  void Shutdown();
 
  private:
   RedisServer() = default;
@@ -78,11 +88,14 @@ class RedisServer {
 
 class PostgresServer {
  public:
-  // initdb into a throwaway folder and start postgres on a free port (as the `postgres`
-  // user when running as root, since PostgreSQL refuses to run as root). Creates
-  // database "centric". Tuned for tests: fsync stays on unless `fast` is set.
+  // initdb into a throwaway folder and start postgres, as a direct child process, on a
+  // free port (as the `postgres` user when running as root, since PostgreSQL refuses to
+  // run as root). Creates database "centric". With `fast`, fsync and synchronous commit
+  // are off (tests); without, the defaults stay (benchmarks).
   static absl::StatusOr<std::unique_ptr<PostgresServer>> Start(bool fast = true);
   ~PostgresServer();
+  // Fast shutdown and removal of the data folder. Idempotent.
+  void Shutdown();
   int port() const { return port_; }
   // "postgresql://<user>@127.0.0.1:<port>/centric"
   std::string url() const;
@@ -92,10 +105,12 @@ class PostgresServer {
  private:
   PostgresServer() = default;
   std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Process> process_;
   std::string bin_dir_;
   std::string user_;
+  // The OS user postgres runs as ("" = this process's user).
+  std::string os_user_;
   int port_ = 0;
-  bool as_postgres_user_ = false;
 };
 
 // Directory holding initdb/pg_ctl/postgres (e.g. /usr/lib/postgresql/15/bin), or "".
