@@ -27,7 +27,7 @@ function(centric_proto_library target)
     add_custom_command(
       OUTPUT ${outs}
       COMMAND protobuf::protoc
-              -I${PROJECT_SOURCE_DIR}/protos -I${CENTRIC_GOOGLEAPIS_DIR}
+              -I${ARG_ROOT} -I${PROJECT_SOURCE_DIR}/protos -I${CENTRIC_GOOGLEAPIS_DIR}
               -I${Protobuf_INCLUDE_DIRS}
               --cpp_out=${CENTRIC_GEN_DIR} ${plugin_args}
               ${ARG_ROOT}/${proto}

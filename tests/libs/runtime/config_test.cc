@@ -1,0 +1,44 @@
+#include "libs/runtime/config.h"
+
+#include "gtest/gtest.h"
+
+namespace centric::runtime {
+namespace {
+
+TEST(LoadConfigTest, DefaultsEnvironmentThenFlags) {
+  auto config = LoadConfig({"bin"}, {});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->database_url, "sqlite://.centric/centric.db");
+  EXPECT_TRUE(config->redis_url.empty());
+  EXPECT_GE(config->workers, 8);
+
+  auto overridden = LoadConfig(
+      {"bin", "--listen=0.0.0.0:9000", "--no-cache", "--drain-timeout=5s"},
+      {{"CENTRIC_LISTEN", "127.0.0.1:1"}, {"CENTRIC_REDIS_URL", "redis://r:6380"},
+       {"CENTRIC_DATABASE_URL", "postgresql://u@h/db"}});
+  ASSERT_TRUE(overridden.ok()) << overridden.status();
+  EXPECT_EQ(overridden->listen, "0.0.0.0:9000") << "flags win over the environment";
+  EXPECT_EQ(overridden->database_url, "postgresql://u@h/db");
+  EXPECT_EQ(overridden->redis_url, "redis://r:6380");
+  EXPECT_EQ(overridden->bus_url, "redis://r:6380") << "the bus defaults to the cache's Redis";
+  EXPECT_TRUE(overridden->no_cache);
+  EXPECT_EQ(overridden->drain_timeout, absl::Seconds(5));
+}
+
+TEST(LoadConfigTest, ErrorsNameTheFlagOrVariableAndWhatItAccepts) {
+  auto bad_flag = LoadConfig({"bin", "--colour=blue"}, {});
+  EXPECT_EQ(bad_flag.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_flag.status().message().find("--colour"), absl::string_view::npos);
+
+  auto bad_url = LoadConfig({"bin"}, {{"CENTRIC_DATABASE_URL", "mysql://x"}});
+  EXPECT_NE(bad_url.status().message().find("CENTRIC_DATABASE_URL"), absl::string_view::npos);
+  EXPECT_NE(bad_url.status().message().find("sqlite:"), absl::string_view::npos);
+
+  EXPECT_FALSE(LoadConfig({"bin", "--listen=9000"}, {}).ok()) << "needs HOST:PORT";
+  EXPECT_FALSE(LoadConfig({"bin", "--workers=0"}, {}).ok());
+  EXPECT_FALSE(LoadConfig({"bin", "--drain-timeout=soon"}, {}).ok());
+  EXPECT_FALSE(LoadConfig({"bin", "--listen"}, {}).ok()) << "a value is required";
+}
+
+}  // namespace
+}  // namespace centric::runtime
