@@ -194,6 +194,29 @@ absl::StatusOr<StoredProfile> ProfileService::ResolveInTx(store::Tx& tx, std::st
   return absl::InternalError("merge chain too long");
 }
 
+absl::StatusOr<std::optional<v1::Profile>> ProfileService::EarlierResult(
+    store::Tx& tx, const std::string& request_id) {
+  if (request_id.empty()) return std::optional<v1::Profile>();
+  auto earlier = FindRequest(tx, request_id);
+  if (!earlier.ok()) return earlier.status();
+  if (!earlier->has_value()) return std::optional<v1::Profile>();
+  auto row = ResolveInTx(tx, **earlier);
+  if (!row.ok()) return row.status();
+  return std::optional<v1::Profile>(std::move(row->profile));
+}
+
+absl::Status ProfileService::RememberRequest(store::Tx& tx, const std::string& request_id,
+                                             const std::string& id) {
+  if (request_id.empty()) return absl::OkStatus();
+  absl::Status saved = SaveRequest(tx, request_id, id, deps_.clock->Now());
+  if (saved.code() == absl::StatusCode::kAlreadyExists) {
+    // A concurrent call with the same request id committed first; Write() retries and
+    // the retry returns that call's result.
+    return absl::AbortedError("concurrent request with the same request_id");
+  }
+  return saved;
+}
+
 absl::Status ProfileService::CheckAccounts(store::Tx& tx, const v1::Profile& profile) {
   std::vector<FieldViolation> violations;
   for (int i = 0; i < profile.account_memberships_size(); ++i) {
@@ -234,15 +257,11 @@ absl::StatusOr<v1::Profile> ProfileService::CreateProfile(const v1::CreateProfil
   v1::Profile created;
   absl::Status status = Write(
       [&](store::Tx& tx, AfterCommit& after) -> absl::Status {
-        if (!request.request_id().empty()) {
-          auto earlier = FindRequest(tx, request.request_id());
-          if (!earlier.ok()) return earlier.status();
-          if (earlier->has_value()) {
-            auto row = ResolveInTx(tx, **earlier);
-            if (!row.ok()) return row.status();
-            created = row->profile;
-            return absl::OkStatus();
-          }
+        auto earlier = EarlierResult(tx, request.request_id());
+        if (!earlier.ok()) return earlier.status();
+        if (earlier->has_value()) {
+          created = std::move(**earlier);
+          return absl::OkStatus();
         }
         if (absl::Status s = CheckAccounts(tx, profile); !s.ok()) return s;
         StoredProfile row;
@@ -260,14 +279,7 @@ absl::StatusOr<v1::Profile> ProfileService::CreateProfile(const v1::CreateProfil
         if (absl::Status s = ReplaceIdentities(tx, id, p); !s.ok()) return s;
         if (absl::Status s = ReplaceTraitIndex(tx, id, p); !s.ok()) return s;
         if (absl::Status s = ReplaceMemberships(tx, id, p); !s.ok()) return s;
-        if (!request.request_id().empty()) {
-          absl::Status saved = SaveRequest(tx, request.request_id(), id, deps_.clock->Now());
-          if (saved.code() == absl::StatusCode::kAlreadyExists) {
-            // A concurrent retry with the same request id won; rerun to return its result.
-            return absl::AbortedError("concurrent request with the same request_id");
-          }
-          if (!saved.ok()) return saved;
-        }
+        if (absl::Status s = RememberRequest(tx, request.request_id(), id); !s.ok()) return s;
         ev::ProfileChanged changed;
         changed.set_profile(p.name());
         changed.add_changed_paths("*");
@@ -665,15 +677,11 @@ absl::StatusOr<v1::Profile> ProfileService::MergeProfiles(const v1::MergeProfile
   v1::Profile result;
   absl::Status status = Write(
       [&](store::Tx& tx, AfterCommit& after) -> absl::Status {
-        if (!request.request_id().empty()) {
-          auto earlier = FindRequest(tx, request.request_id());
-          if (!earlier.ok()) return earlier.status();
-          if (earlier->has_value()) {
-            auto row = ResolveInTx(tx, **earlier);
-            if (!row.ok()) return row.status();
-            result = row->profile;
-            return absl::OkStatus();
-          }
+        auto earlier = EarlierResult(tx, request.request_id());
+        if (!earlier.ok()) return earlier.status();
+        if (earlier->has_value()) {
+          result = std::move(**earlier);
+          return absl::OkStatus();
         }
         auto survivor = LoadProfile(tx, *survivor_id, RowLock::kForUpdate);
         if (!survivor.ok()) return survivor.status();
@@ -778,12 +786,8 @@ absl::StatusOr<v1::Profile> ProfileService::MergeProfiles(const v1::MergeProfile
         if (absl::Status s = ReplaceIdentities(tx, *survivor_id, next.profile); !s.ok()) return s;
         if (absl::Status s = ReplaceTraitIndex(tx, *survivor_id, next.profile); !s.ok()) return s;
         if (absl::Status s = ReplaceMemberships(tx, *survivor_id, next.profile); !s.ok()) return s;
-        if (!request.request_id().empty()) {
-          absl::Status saved = SaveRequest(tx, request.request_id(), *survivor_id, deps_.clock->Now());
-          if (saved.code() == absl::StatusCode::kAlreadyExists) {
-            return absl::AbortedError("concurrent request with the same request_id");
-          }
-          if (!saved.ok()) return saved;
+        if (absl::Status s = RememberRequest(tx, request.request_id(), *survivor_id); !s.ok()) {
+          return s;
         }
         ev::ProfilesMerged merged_event;
         merged_event.set_survivor(next.profile.name());

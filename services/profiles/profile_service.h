@@ -88,6 +88,12 @@ class ProfileService {
                                             RowLock lock = RowLock::kForUpdate);
 
   absl::Status CheckAccounts(store::Tx& tx, const v1::Profile& profile);
+  // Idempotency of create and merge: the profile a request id already produced, if any,
+  // and the record of a new one (ABORTED when a concurrent call with the same id won).
+  absl::StatusOr<std::optional<v1::Profile>> EarlierResult(store::Tx& tx,
+                                                           const std::string& request_id);
+  absl::Status RememberRequest(store::Tx& tx, const std::string& request_id,
+                               const std::string& id);
   absl::Status EraseInTx(store::Tx& tx, AfterCommit& after, const std::string& id,
                          absl::string_view reason, bool is_delete, int64_t expected_version);
   absl::StatusOr<std::vector<v1::Interaction>> WholeTimeline(store::Tx& tx,
