@@ -571,6 +571,54 @@ TEST_P(ProfileServiceTest, DeadlineInThePastIsDeadlineExceeded) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
+// Redis down means slower, never wrong and never failing.
+TEST(ProfileServiceCacheOutageTest, ReadsAndWritesGoOnAndNothingStaleAfterRecovery) {
+  auto redis = testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  testing::TempDir dir;
+  auto db = store::Open(absl::StrCat("sqlite://", dir.path(), "/outage.db"));
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(store::Migrate(**db, "profiles", ProfilesMigrations()).ok());
+  cache::RedisOptions options;
+  options.port = (*redis)->port();
+  options.retry_backoff = absl::Milliseconds(50);
+  auto cache = cache::NewRedisCache(options);
+  runtime::FakeClock clock;
+  runtime::UlidGenerator ids(clock);
+  ProfileService service({db->get(), cache.get(), &clock, &ids, nullptr});
+
+  v1::CreateProfileRequest create;
+  create.set_profile_id("steady");
+  create.mutable_profile()->set_kind(v1::PROFILE_KIND_PERSON);
+  create.mutable_profile()->set_display_name("before");
+  ASSERT_TRUE(service.CreateProfile(create).ok());
+  v1::GetProfileRequest get;
+  get.set_name("profiles/steady");
+  ASSERT_TRUE(service.GetProfile(get).ok());
+  ASSERT_TRUE(service.GetProfile(get).ok());
+  EXPECT_GE(cache->Stats().hits, 1) << "cached before the outage";
+
+  (*redis)->Stop();
+  v1::UpdateProfileRequest update;
+  update.mutable_profile()->set_name("profiles/steady");
+  update.mutable_profile()->set_display_name("during");
+  update.mutable_update_mask()->add_paths("display_name");
+  auto updated = service.UpdateProfile(update);
+  ASSERT_TRUE(updated.ok()) << "a write during the outage succeeds: " << updated.status();
+  auto during = service.GetProfile(get);
+  ASSERT_TRUE(during.ok()) << during.status();
+  EXPECT_EQ(during->display_name(), "during");
+  EXPECT_GE(cache->Stats().outages, 1);
+
+  ASSERT_TRUE((*redis)->Restart().ok());
+  absl::SleepFor(absl::Milliseconds(100));  // past retry_backoff, Redis is tried again
+  for (int i = 0; i < 3; ++i) {
+    auto after = service.GetProfile(get);
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->display_name(), "during") << "no stale read after recovery";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, ProfileServiceTest,
                          ::testing::Values(Setup{false, false}, Setup{false, true},
                                            Setup{true, false}, Setup{true, true}),
