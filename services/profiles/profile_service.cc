@@ -276,9 +276,9 @@ absl::StatusOr<v1::Profile> ProfileService::CreateProfile(const v1::CreateProfil
         *p.mutable_create_time() = NowProto();
         *p.mutable_update_time() = p.create_time();
         if (absl::Status s = InsertProfile(tx, row, deps_.clock->Now()); !s.ok()) return s;
-        if (absl::Status s = ReplaceIdentities(tx, id, p); !s.ok()) return s;
-        if (absl::Status s = ReplaceTraitIndex(tx, id, p); !s.ok()) return s;
-        if (absl::Status s = ReplaceMemberships(tx, id, p); !s.ok()) return s;
+        if (absl::Status s = ReplaceIdentities(tx, id, p, DependentRows::kNone); !s.ok()) return s;
+        if (absl::Status s = ReplaceTraitIndex(tx, id, p, DependentRows::kNone); !s.ok()) return s;
+        if (absl::Status s = ReplaceMemberships(tx, id, p, DependentRows::kNone); !s.ok()) return s;
         if (absl::Status s = RememberRequest(tx, request.request_id(), id); !s.ok()) return s;
         ev::ProfileChanged changed;
         changed.set_profile(p.name());

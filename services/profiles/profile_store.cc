@@ -22,6 +22,25 @@ absl::StatusOr<v1::Profile> ParseProfile(const std::string& bytes) {
   return profile;
 }
 
+// INSERT INTO <table> (<columns>) VALUES (...), (...): one statement for all `rows`.
+absl::StatusOr<int64_t> InsertRows(store::Tx& tx, absl::string_view table,
+                                   absl::string_view columns, size_t width,
+                                   const std::vector<store::Params>& rows) {
+  if (rows.empty()) return 0;
+  std::string sql = absl::StrCat("INSERT INTO ", table, " (", columns, ") VALUES ");
+  Params params;
+  params.reserve(rows.size() * width);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    sql += r == 0 ? "(" : ", (";
+    for (size_t c = 0; c < width; ++c) {
+      params.push_back(rows[r][c]);
+      absl::StrAppend(&sql, c == 0 ? "$" : ", $", params.size());
+    }
+    sql += ")";
+  }
+  return tx.Exec(sql, params);
+}
+
 }  // namespace
 
 std::vector<store::Migration> ProfilesMigrations() {
@@ -135,7 +154,8 @@ absl::Status UpdateProfile(store::Tx& tx, const StoredProfile& row, int64_t expe
   return absl::OkStatus();
 }
 
-absl::Status ReplaceIdentities(store::Tx& tx, absl::string_view id, const v1::Profile& profile) {
+absl::Status ReplaceIdentities(store::Tx& tx, absl::string_view id, const v1::Profile& profile,
+                               DependentRows existing) {
   if (profile.identities_size() > 0) {
     // One round trip finds every identity already held by another profile, so the
     // caller learns all conflicts at once (and PostgreSQL's transaction is not spoilt by
@@ -169,29 +189,32 @@ absl::Status ReplaceIdentities(store::Tx& tx, absl::string_view id, const v1::Pr
           violations);
     }
   }
-  if (auto s = tx.Exec("DELETE FROM profiles_identities WHERE profile_id = $1", {std::string(id)});
-      !s.ok()) {
-    return s.status();
+  if (existing == DependentRows::kMayExist) {
+    auto deleted =
+        tx.Exec("DELETE FROM profiles_identities WHERE profile_id = $1", {std::string(id)});
+    if (!deleted.ok()) return deleted.status();
   }
-  for (int i = 0; i < profile.identities_size(); ++i) {
-    auto inserted = tx.Exec(
-        "INSERT INTO profiles_identities (identity_key, profile_id) VALUES ($1, $2)",
-        {IdentityKey(profile.identities(i)), std::string(id)});
-    if (inserted.status().code() == absl::StatusCode::kAlreadyExists) {
-      // A concurrent transaction claimed it after the check above.
-      return runtime::Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
-                            "an identity was claimed concurrently; retry");
-    }
-    if (!inserted.ok()) return inserted.status();
+  std::vector<Params> rows;
+  for (const auto& identity : profile.identities()) {
+    rows.push_back({IdentityKey(identity), std::string(id)});
   }
-  return absl::OkStatus();
+  auto inserted = InsertRows(tx, "profiles_identities", "identity_key, profile_id", 2, rows);
+  if (inserted.status().code() == absl::StatusCode::kAlreadyExists) {
+    // A concurrent transaction claimed one after the check above.
+    return runtime::Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
+                          "an identity was claimed concurrently; retry");
+  }
+  return inserted.status();
 }
 
-absl::Status ReplaceTraitIndex(store::Tx& tx, absl::string_view id, const v1::Profile& profile) {
-  if (auto s = tx.Exec("DELETE FROM profiles_trait_index WHERE profile_id = $1", {std::string(id)});
-      !s.ok()) {
-    return s.status();
+absl::Status ReplaceTraitIndex(store::Tx& tx, absl::string_view id, const v1::Profile& profile,
+                               DependentRows existing) {
+  if (existing == DependentRows::kMayExist) {
+    auto deleted =
+        tx.Exec("DELETE FROM profiles_trait_index WHERE profile_id = $1", {std::string(id)});
+    if (!deleted.ok()) return deleted.status();
   }
+  std::vector<Params> rows;
   for (const auto& [key, value] : profile.traits()) {
     // Only scalars are indexed: filters compare whole values with "=".
     if (value.kind_case() != google::protobuf::Value::kStringValue &&
@@ -199,27 +222,26 @@ absl::Status ReplaceTraitIndex(store::Tx& tx, absl::string_view id, const v1::Pr
         value.kind_case() != google::protobuf::Value::kBoolValue) {
       continue;
     }
-    auto s = tx.Exec(
-        "INSERT INTO profiles_trait_index (trait_key, trait_value, profile_id) VALUES ($1, $2, $3)",
-        {key, TraitJson(value), std::string(id)});
-    if (!s.ok()) return s.status();
+    rows.push_back({key, TraitJson(value), std::string(id)});
   }
-  return absl::OkStatus();
+  return InsertRows(tx, "profiles_trait_index", "trait_key, trait_value, profile_id", 3, rows)
+      .status();
 }
 
-absl::Status ReplaceMemberships(store::Tx& tx, absl::string_view id, const v1::Profile& profile) {
-  if (auto s = tx.Exec("DELETE FROM profiles_memberships WHERE member_id = $1", {std::string(id)});
-      !s.ok()) {
-    return s.status();
+absl::Status ReplaceMemberships(store::Tx& tx, absl::string_view id, const v1::Profile& profile,
+                                DependentRows existing) {
+  if (existing == DependentRows::kMayExist) {
+    auto deleted =
+        tx.Exec("DELETE FROM profiles_memberships WHERE member_id = $1", {std::string(id)});
+    if (!deleted.ok()) return deleted.status();
   }
+  std::vector<Params> rows;
   for (const auto& membership : profile.account_memberships()) {
     auto account = ParseProfileName(membership.account(), "account");
     if (!account.ok()) return account.status();
-    auto s = tx.Exec("INSERT INTO profiles_memberships (account_id, member_id) VALUES ($1, $2)",
-                     {*account, std::string(id)});
-    if (!s.ok()) return s.status();
+    rows.push_back({*account, std::string(id)});
   }
-  return absl::OkStatus();
+  return InsertRows(tx, "profiles_memberships", "account_id, member_id", 2, rows).status();
 }
 
 absl::Status DeleteDependentRows(store::Tx& tx, absl::string_view id) {

@@ -57,12 +57,19 @@ absl::Status InsertProfile(store::Tx& tx, const StoredProfile& row, absl::Time n
 absl::Status UpdateProfile(store::Tx& tx, const StoredProfile& row, int64_t expected_version,
                            absl::string_view erase_reason = "");
 
-// Makes the identity, trait-index and membership rows of `id` match `profile`.
-// ALREADY_EXISTS (reason IDENTITY_ALREADY_EXISTS) if an identity belongs to another
-// profile; the message names it.
-absl::Status ReplaceIdentities(store::Tx& tx, absl::string_view id, const v1::Profile& profile);
-absl::Status ReplaceTraitIndex(store::Tx& tx, absl::string_view id, const v1::Profile& profile);
-absl::Status ReplaceMemberships(store::Tx& tx, absl::string_view id, const v1::Profile& profile);
+// Whether `id` may already have rows to replace; kNone skips the DELETE (a profile being
+// created has none), saving a round trip per table.
+enum class DependentRows { kMayExist, kNone };
+
+// Makes the identity, trait-index and membership rows of `id` match `profile`, each in
+// one multi-row INSERT. ALREADY_EXISTS (reason IDENTITY_ALREADY_EXISTS, field violations
+// naming each identity) if an identity belongs to another profile.
+absl::Status ReplaceIdentities(store::Tx& tx, absl::string_view id, const v1::Profile& profile,
+                               DependentRows rows = DependentRows::kMayExist);
+absl::Status ReplaceTraitIndex(store::Tx& tx, absl::string_view id, const v1::Profile& profile,
+                               DependentRows rows = DependentRows::kMayExist);
+absl::Status ReplaceMemberships(store::Tx& tx, absl::string_view id, const v1::Profile& profile,
+                                DependentRows rows = DependentRows::kMayExist);
 // Removes every identity, trait-index, membership and interaction row of `id`.
 absl::Status DeleteDependentRows(store::Tx& tx, absl::string_view id);
 
