@@ -66,6 +66,17 @@ absl::StatusOr<std::string> DecodeToken(absl::string_view token, absl::string_vi
   return parts[2];
 }
 
+// A fingerprint of `text` that is the same in every process and replica (absl::Hash is
+// seeded per process, so a token from one replica would be refused by another).
+std::string Fingerprint(absl::string_view text) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return absl::StrCat(absl::Hex(hash));
+}
+
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0) return runtime::InvalidField("page_size", "must not be negative");
   if (requested == 0) return kDefaultPageSize;
@@ -366,7 +377,7 @@ absl::StatusOr<v1::ListProfilesResponse> ProfileService::ListProfiles(
   if (!page_size.ok()) return page_size.status();
   auto filter = ParseListFilter(request.filter());
   if (!filter.ok()) return filter.status();
-  const std::string fingerprint = absl::StrCat(absl::Hash<std::string>()(request.filter()));
+  const std::string fingerprint = Fingerprint(request.filter());
   std::string after;
   if (!request.page_token().empty()) {
     auto cursor = DecodeToken(request.page_token(), "profiles", fingerprint);

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/cache/redis_cache.h"
@@ -339,6 +340,14 @@ TEST_P(ProfileServiceTest, ListPagesWithFilterOnKindAndTraits) {
     request.set_page_token(page->next_page_token());
   }
   EXPECT_EQ(names.size(), 6u);
+
+  // Tokens depend only on the request and the data, never on the process that issued
+  // them, so any replica (or a restarted one) accepts them.
+  v1::ListProfilesRequest first_page;
+  first_page.set_page_size(2);
+  std::string expected_token;
+  absl::WebSafeBase64Escape("profiles|cbf29ce484222325|p0", &expected_token);
+  EXPECT_EQ(service_->ListProfiles(first_page)->next_page_token(), expected_token);
 
   v1::ListProfilesRequest filtered;
   filtered.set_filter("kind = PERSON AND traits.country = \"DE\"");
