@@ -88,6 +88,21 @@ class Received {
   std::vector<std::string> ids_;
 };
 
+// The ids EventId(from) .. EventId(to - 1), in order.
+inline std::vector<std::string> Ids(int from, int to) {
+  std::vector<std::string> ids;
+  for (int i = from; i < to; ++i) ids.push_back(EventId(i));
+  return ids;
+}
+
+// A handler that records every event id it is given and acknowledges it.
+inline Handler Recorder(Received& received) {
+  return [&received](const Event& event) {
+    received.Add(event.id());
+    return absl::OkStatus();
+  };
+}
+
 }  // namespace centric::events::testing
 
 #endif  // CENTRIC_TESTS_LIBS_EVENTS_EVENT_TEST_UTIL_H_

@@ -27,6 +27,7 @@ namespace centric::events {
 namespace {
 
 using ::centric::events::testing::EventId;
+using ::centric::events::testing::Ids;
 using ::centric::events::testing::MakeEvent;
 using ::centric::events::testing::Received;
 using ::centric::events::testing::RecordingBus;
@@ -34,12 +35,6 @@ using ::centric::events::testing::WaitFor;
 using ::testing::ElementsAreArray;
 
 enum class Setup { kSqliteInProcess, kPostgresRedis };
-
-std::vector<std::string> Ids(int from, int to) {
-  std::vector<std::string> ids;
-  for (int i = from; i < to; ++i) ids.push_back(EventId(i));
-  return ids;
-}
 
 // Fails every Publish while `down` is set.
 class FlakyBus : public Bus {

@@ -27,24 +27,13 @@ namespace centric::events {
 namespace {
 
 using ::centric::events::testing::EventId;
+using ::centric::events::testing::Ids;
 using ::centric::events::testing::MakeEvent;
 using ::centric::events::testing::Received;
+using ::centric::events::testing::Recorder;
 using ::centric::events::testing::WaitFor;
 using ::testing::ElementsAreArray;
 using ::testing::UnorderedElementsAreArray;
-
-std::vector<std::string> Ids(int from, int to) {
-  std::vector<std::string> ids;
-  for (int i = from; i < to; ++i) ids.push_back(EventId(i));
-  return ids;
-}
-
-Handler Recorder(Received& received) {
-  return [&received](const Event& event) {
-    received.Add(event.id());
-    return absl::OkStatus();
-  };
-}
 
 class RedisStreamsBusTest : public ::testing::Test {
  protected:
