@@ -3,7 +3,11 @@
 //
 //   Reads   GetProfile of cached profiles over gRPC, against Baseline.GetBlob: an RPC on
 //           the same server whose handler returns a pre-built message of the same
-//           serialised size straight from the gRPC callback.
+//           serialised size straight from the gRPC callback. Each pair is driven by two
+//           clients (--client): the generated stubs, which parse the response (a Profile
+//           of google.protobuf.Value maps is far dearer to parse than a Blob), and a raw
+//           client (grpc::GenericStub) that sends pre-serialised requests and keeps the
+//           response as bytes, so neither side pays the client's parsing.
 //   Writes  CreateProfile and UpdateProfile over gRPC, against raw single-row upserts
 //           through libpq from as many connections as there are calls in flight.
 //
@@ -18,6 +22,7 @@
 //
 // Output: a table, then one "bench: key=value" line per metric. The exit code is 1 only
 // when something failed (setup, or a call returned an error); timing never decides it.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <libpq-fe.h>
 #include <time.h>
@@ -86,6 +91,12 @@ constexpr char kUsage[] = R"(usage: profiles_bench [--flag=N ...]
   --breakdown=0|1     also run the phases that attribute the gaps (default 1)
   --reads=0|1         run the read phases (default 1)
   --writes=0|1        run the write phases (default 1)
+  --client=typed|raw|both
+                      client of the GetProfile / GetBlob read pair (default both):
+                      typed = generated stubs, parsing each response; raw =
+                      grpc::GenericStub, pre-serialised requests, responses kept as
+                      bytes. The breakdown read phases that use a typed client run
+                      only when the typed client does.
 )";
 
 struct Options {
@@ -100,6 +111,8 @@ struct Options {
   int breakdown = 1;
   int reads = 1;
   int writes = 1;
+  bool typed_client = true;  // --client=typed or both
+  bool raw_client = true;    // --client=raw or both
 };
 
 absl::StatusOr<Options> ParseFlags(int argc, char** argv) {
@@ -121,6 +134,15 @@ absl::StatusOr<Options> ParseFlags(int argc, char** argv) {
       return absl::InvalidArgumentError(absl::StrCat("\"", arg, "\" is not --flag=N"));
     }
     const absl::string_view name = arg.substr(2, eq - 2);
+    if (name == "client") {
+      const absl::string_view client = arg.substr(eq + 1);
+      if (client != "typed" && client != "raw" && client != "both") {
+        return absl::InvalidArgumentError("--client needs typed, raw or both");
+      }
+      options.typed_client = client != "raw";
+      options.raw_client = client != "typed";
+      continue;
+    }
     auto flag = std::find_if(flags.begin(), flags.end(),
                              [&](const auto& entry) { return entry.first == name; });
     int value = 0;
@@ -341,6 +363,7 @@ class Probes {
 // What a phase measured, summed over its rounds.
 struct Sample {
   std::vector<int64_t> latencies_ns;  // one per successful call
+  int64_t response_bytes = 0;         // serialised responses received, when metered
   int64_t errors = 0;
   std::string first_error;
   Counters used;
@@ -352,6 +375,7 @@ struct Sample {
   double TotalCpuMicrosPerCall() const {
     return MicrosPerCall(used.bench_cpu + used.redis_cpu + used.postgres_cpu);
   }
+  double ResponseBytesPerCall() const { return PerCall(response_bytes); }
   double PerCall(int64_t count) const {
     return calls() > 0 ? static_cast<double>(count) / calls() : 0;
   }
@@ -371,6 +395,7 @@ struct Sample {
   }
   void Add(Sample other) {
     latencies_ns.insert(latencies_ns.end(), other.latencies_ns.begin(), other.latencies_ns.end());
+    response_bytes += other.response_bytes;
     if (errors == 0) first_error = std::move(other.first_error);
     errors += other.errors;
     used += other.used;
@@ -392,9 +417,14 @@ class AsyncLoops {
   // Starts a call, e.g. stub->async()->GetProfile(context, request, response, done).
   using Start = std::function<void(grpc::ClientContext*, const Request*, Response*,
                                    std::function<void(grpc::Status)>)>;
+  // Optional: the serialised size of a response, summed into Sample::response_bytes.
+  using Measure = std::function<size_t(const Response&)>;
 
-  AsyncLoops(int concurrency, Fill fill, Start start)
-      : concurrency_(concurrency), fill_(std::move(fill)), start_(std::move(start)) {}
+  AsyncLoops(int concurrency, Fill fill, Start start, Measure measure = nullptr)
+      : concurrency_(concurrency),
+        fill_(std::move(fill)),
+        start_(std::move(start)),
+        measure_(std::move(measure)) {}
 
   Sample Run(absl::Duration duration) {
     std::vector<Loop> loops(concurrency_);
@@ -431,6 +461,7 @@ class AsyncLoops {
   void Done(Loop& loop, const grpc::Status& status) {
     if (status.ok()) {
       loop.sample.latencies_ns.push_back(NanosSince(loop.started));
+      if (measure_) loop.sample.response_bytes += static_cast<int64_t>(measure_(loop.response));
       if (SteadyClock::now() < stop_) {
         Issue(loop);
         return;
@@ -445,6 +476,7 @@ class AsyncLoops {
   const int concurrency_;
   const Fill fill_;
   const Start start_;
+  const Measure measure_;
   absl::BlockingCounter* finished_ = nullptr;
   SteadyClock::time_point stop_;
 };
@@ -899,7 +931,7 @@ double CpuRatio(const Phase& measured, const Phase& baseline) {
 void PrintRatio(absl::string_view label, const Phase& measured, const Phase& baseline,
                 double goal) {
   const double ratio = Ratio(measured, baseline);
-  absl::PrintF("  %-34s %5.2f", label, ratio);
+  absl::PrintF("  %-57s %5.2f", label, ratio);
   if (goal > 0) absl::PrintF("  goal >= %.2f: %-7s", goal, ratio >= goal ? "met" : "NOT MET");
   absl::PrintF("  (CPU per call predicts %.2f)\n", CpuRatio(measured, baseline));
 }
@@ -1019,7 +1051,22 @@ int Run(const Options& options) {
     }
   }
   const size_t response_bytes = sample_profile.ByteSizeLong();
-  baseline.SetBlob(BlobOfSize(response_bytes));
+  bv1::Blob blob = BlobOfSize(response_bytes);
+  if (blob.ByteSizeLong() != response_bytes) {
+    std::fprintf(stderr, "no Blob serialises to exactly %zu bytes (closest: %zu)\n", response_bytes,
+                 blob.ByteSizeLong());
+    return 1;
+  }
+  baseline.SetBlob(std::move(blob));
+  // Profiles differ by a few bytes (e.g. "gold" or "silver"); the Blob has the size of
+  // the first. The table shows the spread, and the raw client what it actually received.
+  size_t seeded_min = SIZE_MAX, seeded_max = 0;
+  double seeded_mean = 0;
+  for (const std::string& bytes : seeded_bytes) {
+    seeded_min = std::min(seeded_min, bytes.size());
+    seeded_max = std::max(seeded_max, bytes.size());
+    seeded_mean += static_cast<double>(bytes.size()) / static_cast<double>(seeded_bytes.size());
+  }
   absl::flat_hash_map<std::string, std::string> in_memory;
   for (int i = 0; i < options.profiles; ++i) in_memory[names[i]] = std::move(seeded_bytes[i]);
   baseline.SetProfiles(std::move(in_memory));
@@ -1050,10 +1097,56 @@ int Run(const Options& options) {
         profiles_stub->async()->GetProfile(context, request, response, std::move(done));
       });
 
-  Phase read_baseline("baseline_get_blob", "baseline: GetBlob, same size, no work",
+  // The same pair from a raw client: requests serialised once, responses received as
+  // bytes and never parsed, so the client costs the same on both sides and the ratio is
+  // the servers' alone. A GetBlobRequest and a GetProfileRequest of the same name
+  // serialise to the same bytes; both phases send these buffers.
+  grpc::GenericStub generic_stub(channel);
+  const std::string get_profile_method =
+      absl::StrCat("/", v1::Profiles::service_full_name(), "/GetProfile");
+  const std::string get_blob_method =
+      absl::StrCat("/", bv1::Baseline::service_full_name(), "/GetBlob");
+  std::vector<grpc::ByteBuffer> raw_requests;
+  raw_requests.reserve(names.size());
+  for (const std::string& name : names) {
+    v1::GetProfileRequest profile_request;
+    profile_request.set_name(name);
+    bv1::GetBlobRequest blob_request;
+    blob_request.set_name(name);
+    const std::string bytes = profile_request.SerializeAsString();
+    if (bytes != blob_request.SerializeAsString()) {
+      std::fprintf(stderr, "GetProfileRequest and GetBlobRequest serialise differently\n");
+      return 1;
+    }
+    grpc::Slice slice(bytes);
+    raw_requests.emplace_back(&slice, 1);
+  }
+  auto raw_loops = [&](const std::string& method) {
+    return AsyncLoops<grpc::ByteBuffer, grpc::ByteBuffer>(
+        options.concurrency,
+        [&](grpc::ByteBuffer& request, absl::BitGen& rng) {
+          request = raw_requests[absl::Uniform<size_t>(rng, 0, raw_requests.size())];
+        },
+        [&generic_stub, &method](grpc::ClientContext* context, const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response,
+                                 std::function<void(grpc::Status)> done) {
+          generic_stub.UnaryCall(context, method, grpc::StubOptions(), request, response,
+                                 std::move(done));
+        },
+        [](const grpc::ByteBuffer& response) { return response.Length(); });
+  };
+  AsyncLoops<grpc::ByteBuffer, grpc::ByteBuffer> raw_blob_loops = raw_loops(get_blob_method);
+  AsyncLoops<grpc::ByteBuffer, grpc::ByteBuffer> raw_get_loops = raw_loops(get_profile_method);
+
+  Phase read_baseline("baseline_get_blob", "baseline: GetBlob, same size, typed client",
                       [&](absl::Duration d) { return blob_loops.Run(d); });
-  Phase get_profile("get_profile", "GetProfile (Redis cache hit)",
+  Phase get_profile("get_profile", "GetProfile (cache hit), typed client",
                     [&](absl::Duration d) { return get_loops.Run(d); });
+  Phase raw_read_baseline("baseline_get_blob_raw_client",
+                          "baseline: GetBlob, same size, raw client",
+                          [&](absl::Duration d) { return raw_blob_loops.Run(d); });
+  Phase raw_get_profile("get_profile_raw_client", "GetProfile (cache hit), raw client",
+                        [&](absl::Duration d) { return raw_get_loops.Run(d); });
   Phase pool_baseline("baseline_get_blob_worker_pool", "  GetBlob via runtime::Unary (pool hop)",
                       [&](absl::Duration d) { return pool_blob_loops.Run(d); });
   AsyncLoops<bv1::GetBlobRequest, v1::Profile> memory_loops(
@@ -1077,10 +1170,19 @@ int Run(const Options& options) {
   std::vector<Phase*> read_phases;
   cache::CacheStats cache_used;
   if (options.reads) {
-    read_phases = {&read_baseline, &get_profile};
+    if (options.typed_client) {
+      read_phases.push_back(&read_baseline);
+      read_phases.push_back(&get_profile);
+    }
+    if (options.raw_client) {
+      read_phases.push_back(&raw_read_baseline);
+      read_phases.push_back(&raw_get_profile);
+    }
     if (options.breakdown) {
-      read_phases.push_back(&pool_baseline);
-      read_phases.push_back(&memory_profile);
+      if (options.typed_client) {  // compared with the typed baseline
+        read_phases.push_back(&pool_baseline);
+        read_phases.push_back(&memory_profile);
+      }
       read_phases.push_back(&get_direct);
     }
     std::fprintf(stderr, "read phases...\n");
@@ -1257,6 +1359,13 @@ int Run(const Options& options) {
   if (options.reads) {
     absl::PrintF("  cache during read phases: %d hits, %d misses, %d errors\n", cache_used.hits,
                  cache_used.misses, cache_used.errors);
+    absl::PrintF("  serialised GetProfile responses: %d to %d bytes, mean %.1f; Blob %d bytes\n",
+                 seeded_min, seeded_max, seeded_mean, response_bytes);
+    if (options.raw_client) {
+      absl::PrintF("  raw client, bytes received per call: GetBlob %.1f, GetProfile %.1f\n",
+                   raw_read_baseline.result.ResponseBytesPerCall(),
+                   raw_get_profile.result.ResponseBytesPerCall());
+    }
   }
   absl::PrintF(
       "  one thread, CPU us: profile parse x2 + serialise x1 %.1f;"
@@ -1265,8 +1374,15 @@ int Run(const Options& options) {
 
   absl::PrintF("\nRatios (throughput)\n");
   if (options.reads) {
-    PrintRatio("GetProfile / GetBlob", get_profile, read_baseline, 0.8);
-    if (options.breakdown) {
+    if (options.typed_client) {
+      PrintRatio("GetProfile / GetBlob (typed client, parses responses)", get_profile,
+                 read_baseline, 0.8);
+    }
+    if (options.raw_client) {
+      PrintRatio("GetProfile / GetBlob (raw client, same bytes on the wire)", raw_get_profile,
+                 raw_read_baseline, 0.8);
+    }
+    if (options.breakdown && options.typed_client) {
       PrintRatio("GetBlob via pool / GetBlob", pool_baseline, read_baseline, 0);
       PrintRatio("GetProfileFromMemory / GetBlob", memory_profile, read_baseline, 0);
     }
@@ -1292,11 +1408,37 @@ int Run(const Options& options) {
                    static_cast<long long>(phase->result.errors), phase->result.first_error.c_str());
     }
   }
+  // What the raw client received must be what the comparison claims: every Blob exactly
+  // the size of the sample response, GetProfile responses within the seeded spread.
+  if (options.reads && options.raw_client && raw_get_profile.result.calls() > 0 &&
+      raw_read_baseline.result.calls() > 0) {
+    const double blob_bytes = raw_read_baseline.result.ResponseBytesPerCall();
+    const double raw_profile_bytes = raw_get_profile.result.ResponseBytesPerCall();
+    if (blob_bytes != static_cast<double>(response_bytes) ||
+        raw_profile_bytes < static_cast<double>(seeded_min) ||
+        raw_profile_bytes > static_cast<double>(seeded_max)) {
+      failed = true;
+      std::fprintf(stderr,
+                   "raw client: received %.1f bytes per GetBlob and %.1f per GetProfile; "
+                   "expected %zu and %zu to %zu\n",
+                   blob_bytes, raw_profile_bytes, response_bytes, seeded_min, seeded_max);
+    }
+  }
   absl::PrintF("bench: postgres_fsync=%s\n", fsync_text);
   if (options.reads) {
     absl::PrintF("bench: cache_hits=%d\nbench: cache_misses=%d\nbench: cache_errors=%d\n",
                  cache_used.hits, cache_used.misses, cache_used.errors);
-    absl::PrintF("bench: get_profile_ratio=%.2f\n", Ratio(get_profile, read_baseline));
+    if (options.typed_client) {
+      absl::PrintF("bench: get_profile_ratio=%.2f\n", Ratio(get_profile, read_baseline));
+    }
+    if (options.raw_client) {
+      absl::PrintF("bench: get_profile_raw_client_ratio=%.2f\n",
+                   Ratio(raw_get_profile, raw_read_baseline));
+      absl::PrintF("bench: baseline_get_blob_raw_client_response_bytes=%.1f\n",
+                   raw_read_baseline.result.ResponseBytesPerCall());
+      absl::PrintF("bench: get_profile_raw_client_response_bytes=%.1f\n",
+                   raw_get_profile.result.ResponseBytesPerCall());
+    }
   }
   if (options.writes) {
     absl::PrintF("bench: create_profile_ratio=%.2f\n", Ratio(create_profile, raw_upsert));
