@@ -238,7 +238,12 @@ std::string RunCase(const Struct& test, std::string* skip) {
 
 TEST(CelConformanceTest, SimpleCasesPass) {
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(CENTRIC_CEL_CONFORMANCE_DIR)) {
+  std::error_code error;
+  std::filesystem::directory_iterator listing(CENTRIC_CEL_CONFORMANCE_DIR, error);
+  ASSERT_FALSE(error) << "cannot read the conformance cases in " << CENTRIC_CEL_CONFORMANCE_DIR
+                      << " (" << error.message()
+                      << "); the project expects ../shared beside the checkout";
+  for (const auto& entry : listing) {
     if (entry.path().extension() == ".json") files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
