@@ -91,9 +91,19 @@ bool ParseTimeZone(absl::string_view name, absl::TimeZone* tz) {
 
 class Evaluator {
  public:
-  explicit Evaluator(const Activation& activation) : activation_(activation) {}
+  Evaluator(const Activation& activation, const EvalLimits& limits)
+      : activation_(activation), limits_(limits) {}
 
+  // Evaluates one node and charges its cost (see EvalLimits).
   Value Eval(const Expr& e) {
+    if (cost_ > limits_.max_cost) return OverBudget();
+    Value v = EvalNode(e);
+    cost_ += 1 + Weight(v);
+    if (cost_ > limits_.max_cost) return OverBudget();
+    return v;
+  }
+
+  Value EvalNode(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
         return e.literal;
@@ -135,6 +145,27 @@ class Evaluator {
   }
 
  private:
+  static int64_t Weight(const Value& v) {
+    switch (v.kind()) {
+      case K::kList:
+        return static_cast<int64_t>(v.list_value().size());
+      case K::kMap:
+        return static_cast<int64_t>(v.map_value().size());
+      case K::kString:
+        return static_cast<int64_t>(v.string_value().size() / 64);
+      case K::kBytes:
+        return static_cast<int64_t>(v.bytes_value().size() / 64);
+      default:
+        return 0;
+    }
+  }
+
+  Value OverBudget() const {
+    return Value::Error(absl::ResourceExhaustedError(
+        absl::StrCat("evaluation exceeded its cost budget of ", limits_.max_cost,
+                     " (nested macros over large lists?); see docs/CEL.md")));
+  }
+
   const Value* FindLocal(absl::string_view name) const {
     for (auto it = locals_.rbegin(); it != locals_.rend(); ++it) {
       if (*it->first == name) return &it->second;
@@ -466,6 +497,7 @@ class Evaluator {
     int64_t matches = 0;
     ValueList out;
     for (const Value& item : *items) {
+      if (cost_ > limits_.max_cost) return OverBudget();
       locals_.emplace_back(&e.iter_var, item);
       Value v = Eval(*e.args[0]);
       Value mapped;
@@ -782,19 +814,22 @@ class Evaluator {
   }
 
   const Activation& activation_;
+  const EvalLimits& limits_;
+  int64_t cost_ = 0;
   // Comprehension variables, innermost last; they shadow the activation.
   std::vector<std::pair<const std::string*, Value>> locals_;
 };
 
 }  // namespace
 
-Value Evaluate(const Expr& expr, const Activation& activation) {
-  Evaluator evaluator(activation);
+Value Evaluate(const Expr& expr, const Activation& activation, const EvalLimits& limits) {
+  Evaluator evaluator(activation, limits);
   return evaluator.Eval(expr);
 }
 
-absl::StatusOr<Value> EvaluateOrStatus(const Expr& expr, const Activation& activation) {
-  Value v = Evaluate(expr, activation);
+absl::StatusOr<Value> EvaluateOrStatus(const Expr& expr, const Activation& activation,
+                                       const EvalLimits& limits) {
+  Value v = Evaluate(expr, activation, limits);
   if (v.is_error()) return v.error();
   return v;
 }

@@ -28,15 +28,25 @@ class Activation {
   absl::flat_hash_map<std::string, Value> vars_;
 };
 
+// Bounds on one evaluation, so a short rule cannot run for minutes or exhaust memory
+// (nested macros multiply: l.map(a, l.map(b, ...)) costs size^depth).
+struct EvalLimits {
+  // Every evaluated node costs 1 plus the size of the value it produces (elements of a
+  // list or map, bytes / 64 of a string or bytes). Past this, evaluation stops with a
+  // RESOURCE_EXHAUSTED error value.
+  int64_t max_cost = 1000000;
+};
+
 // Evaluates `expr`. Evaluation errors (division by zero, integer overflow, no
 // such key, no matching overload, unknown variable or function, out-of-range
 // conversions) come back as an error Value rather than a crash, so callers see
 // them like any other result.
-Value Evaluate(const Expr& expr, const Activation& activation);
+Value Evaluate(const Expr& expr, const Activation& activation, const EvalLimits& limits = {});
 
 // Evaluate, with an error Value turned into its status (INVALID_ARGUMENT
 // mostly).
-absl::StatusOr<Value> EvaluateOrStatus(const Expr& expr, const Activation& activation);
+absl::StatusOr<Value> EvaluateOrStatus(const Expr& expr, const Activation& activation,
+                                       const EvalLimits& limits = {});
 
 }  // namespace centric::cel
 

@@ -159,3 +159,39 @@ TEST(CelEvalTest, MacrosAndStrings) {
 
 }  // namespace
 }  // namespace centric::cel
+
+namespace centric::cel {
+namespace {
+
+// A list literal of `n` small ints, e.g. "[0, 1, 2]".
+std::string IntList(int n) {
+  std::string out = "[";
+  for (int i = 0; i < n; ++i) out += (i ? ", " : "") + std::to_string(i);
+  return out + "]";
+}
+
+TEST(CelBudgetTest, NestedMacrosOverLargeListsStopWithResourceExhausted) {
+  // 100^4 = 10^8 inner evaluations if unbounded; a few hundred bytes of source.
+  const std::string l = IntList(100);
+  const std::string source = l + ".map(a, " + l + ".map(b, " + l + ".map(c, " + l +
+                             ".map(d, a + b + c + d))))";
+  auto ast = Parse(source);
+  ASSERT_TRUE(ast.ok()) << ast.status();
+  auto result = EvaluateOrStatus(**ast, Activation());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(result.status().message().find("cost budget"), absl::string_view::npos);
+}
+
+TEST(CelBudgetTest, OrdinaryRulesStayWellInsideTheBudgetAndLimitsAreConfigurable) {
+  auto ast = Parse(IntList(50) + ".exists(x, x == 49)");
+  ASSERT_TRUE(ast.ok());
+  auto fine = EvaluateOrStatus(**ast, Activation());
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_TRUE(fine->bool_value());
+  auto tight = EvaluateOrStatus(**ast, Activation(), EvalLimits{.max_cost = 20});
+  EXPECT_EQ(tight.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace centric::cel
