@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -378,60 +380,51 @@ class Evaluator {
     return NoOverload("_[_]", a, b);
   }
 
+  // int64 and uint64 arithmetic with CEL's rules: overflow and division or modulus by
+  // zero are errors (for int64 also INT64_MIN / -1).
+  template <typename T>
+  static Value CheckedArithmetic(Op op, T x, T y, absl::string_view name) {
+    T r = 0;
+    bool overflow = false;
+    switch (op) {
+      case Op::kAdd:
+        overflow = __builtin_add_overflow(x, y, &r);
+        break;
+      case Op::kSubtract:
+        overflow = __builtin_sub_overflow(x, y, &r);
+        break;
+      case Op::kMultiply:
+        overflow = __builtin_mul_overflow(x, y, &r);
+        break;
+      case Op::kDivide:
+      case Op::kModulo:
+        if (y == 0) return Err(op == Op::kDivide ? "divide by zero" : "modulus by zero");
+        if (std::is_signed_v<T> && x == std::numeric_limits<T>::min() && y == static_cast<T>(-1)) {
+          overflow = true;
+        } else {
+          r = op == Op::kDivide ? x / y : x % y;
+        }
+        break;
+      default:
+        break;
+    }
+    if constexpr (std::is_signed_v<T>) {
+      if (overflow) return Err(absl::StrCat("integer overflow in ", name));
+      return Value::Int(r);
+    } else {
+      if (overflow) return Err(absl::StrCat("unsigned integer overflow in ", name));
+      return Value::Uint(r);
+    }
+  }
+
   static Value Arithmetic(Op op, const Value& a, const Value& b) {
     static constexpr absl::string_view kNames[] = {"_+_", "_-_", "_*_", "_/_", "_%_"};
     absl::string_view name = kNames[static_cast<int>(op) - static_cast<int>(Op::kAdd)];
     if (a.kind() == K::kInt && b.kind() == K::kInt) {
-      int64_t x = a.int_value(), y = b.int_value(), r = 0;
-      bool overflow = false;
-      switch (op) {
-        case Op::kAdd:
-          overflow = __builtin_add_overflow(x, y, &r);
-          break;
-        case Op::kSubtract:
-          overflow = __builtin_sub_overflow(x, y, &r);
-          break;
-        case Op::kMultiply:
-          overflow = __builtin_mul_overflow(x, y, &r);
-          break;
-        case Op::kDivide:
-        case Op::kModulo:
-          if (y == 0) return Err(op == Op::kDivide ? "divide by zero" : "modulus by zero");
-          if (x == INT64_MIN && y == -1) {
-            overflow = true;
-          } else {
-            r = op == Op::kDivide ? x / y : x % y;
-          }
-          break;
-        default:
-          break;
-      }
-      if (overflow) return Err(absl::StrCat("integer overflow in ", name));
-      return Value::Int(r);
+      return CheckedArithmetic<int64_t>(op, a.int_value(), b.int_value(), name);
     }
     if (a.kind() == K::kUint && b.kind() == K::kUint) {
-      uint64_t x = a.uint_value(), y = b.uint_value(), r = 0;
-      bool overflow = false;
-      switch (op) {
-        case Op::kAdd:
-          overflow = __builtin_add_overflow(x, y, &r);
-          break;
-        case Op::kSubtract:
-          overflow = __builtin_sub_overflow(x, y, &r);
-          break;
-        case Op::kMultiply:
-          overflow = __builtin_mul_overflow(x, y, &r);
-          break;
-        case Op::kDivide:
-        case Op::kModulo:
-          if (y == 0) return Err(op == Op::kDivide ? "divide by zero" : "modulus by zero");
-          r = op == Op::kDivide ? x / y : x % y;
-          break;
-        default:
-          break;
-      }
-      if (overflow) return Err(absl::StrCat("unsigned integer overflow in ", name));
-      return Value::Uint(r);
+      return CheckedArithmetic<uint64_t>(op, a.uint_value(), b.uint_value(), name);
     }
     if (a.kind() == K::kDouble && b.kind() == K::kDouble) {
       double x = a.double_value(), y = b.double_value();
