@@ -97,6 +97,7 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
     return 1;
   }
   server.SetServing(true);
+  for (auto& module : started) module->Serving(server);
   runtime::LogInfo("serving");
   if (after_start) after_start(server, **infra);
   int signal_number = runtime::WaitForTerminationSignal();

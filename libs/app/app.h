@@ -51,6 +51,9 @@ class Module {
   virtual ~Module() = default;
   // Migrates its schema, starts background work, registers its gRPC services.
   virtual absl::Status Start(runtime::Server& server) = 0;
+  // Called once the server is bound and serving (e.g. to call sibling services, or this
+  // process itself in centricd).
+  virtual void Serving(const runtime::Server& server) {}
   virtual void Stop() = 0;
 };
 

@@ -49,6 +49,20 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
           "--drain-timeout: \"", value, "\" must be a duration such as 20s or 500ms"));
     }
     config.drain_timeout = d;
+  } else if (name == "profiles-target") {
+    if (value.empty() || value.find(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--profiles-target: \"", value, "\" must be a gRPC target such as "
+          "dns:///centric-profiles:50051 or 127.0.0.1:50051"));
+    }
+    config.profiles_target = std::string(value);
+  } else if (name == "refresh-interval") {
+    absl::Duration d;
+    if (!absl::ParseDuration(value, &d) || d < absl::Seconds(1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--refresh-interval: \"", value, "\" must be a duration of at least 1s, e.g. 60s"));
+    }
+    config.refresh_interval = d;
   } else if (name == "workers") {
     int n = 0;
     if (!absl::SimpleAtoi(value, &n) || n < 1 || n > 1024) {
@@ -70,7 +84,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   const std::pair<const char*, const char*> kEnv[] = {
       {"CENTRIC_LISTEN", "listen"},           {"CENTRIC_DATABASE_URL", "database-url"},
       {"CENTRIC_REDIS_URL", "redis-url"},     {"CENTRIC_BUS_URL", "bus-url"},
-      {"CENTRIC_DRAIN_TIMEOUT", "drain-timeout"}, {"CENTRIC_WORKERS", "workers"}};
+      {"CENTRIC_DRAIN_TIMEOUT", "drain-timeout"}, {"CENTRIC_WORKERS", "workers"},
+      {"CENTRIC_PROFILES_TARGET", "profiles-target"},
+      {"CENTRIC_REFRESH_INTERVAL", "refresh-interval"}};
   for (const auto& [var, flag] : kEnv) {
     auto it = env.find(var);
     if (it == env.end() || it->second.empty()) continue;
@@ -119,8 +135,10 @@ std::string ConfigUsage(const std::string& program) {
       "usage: ", program,
       " [--listen=HOST:PORT] [--database-url=URL] [--redis-url=URL] [--bus-url=URL]\n"
       "       [--no-cache] [--drain-timeout=DURATION] [--workers=N]\n"
+      "       [--profiles-target=TARGET] [--refresh-interval=DURATION]\n"
       "Environment: CENTRIC_LISTEN, CENTRIC_DATABASE_URL, CENTRIC_REDIS_URL, CENTRIC_BUS_URL,\n"
-      "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
+      "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_PROFILES_TARGET, CENTRIC_REFRESH_INTERVAL,\n"
+      "CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
 }
 
 }  // namespace centric::runtime

@@ -12,6 +12,11 @@
 //   --drain-timeout=DUR      CENTRIC_DRAIN_TIMEOUT   in-flight RPC drain on SIGTERM (20s)
 //   --workers=N              CENTRIC_WORKERS         handler threads (default 4 × cores,
 //                                                    at least 8)
+//   --profiles-target=T      CENTRIC_PROFILES_TARGET the Profiles service for segmentation
+//                                                    (centric-segmentation; centricd calls
+//                                                    itself)
+//   --refresh-interval=DUR   CENTRIC_REFRESH_INTERVAL how often segmentation re-evaluates
+//                                                    rules reading `now` and RFM (60s)
 //   --demo                                           centricd only: load demo profiles
 #ifndef CENTRIC_LIBS_RUNTIME_CONFIG_H_
 #define CENTRIC_LIBS_RUNTIME_CONFIG_H_
@@ -34,6 +39,8 @@ struct Config {
   absl::Duration drain_timeout = absl::Seconds(20);
   int workers = 0;
   bool demo = false;
+  std::string profiles_target;
+  absl::Duration refresh_interval = absl::Seconds(60);
 };
 
 // Parses argv (argv[0] skipped) over `env`. Errors: INVALID_ARGUMENT naming the flag or

@@ -5,10 +5,11 @@
 #include "libs/runtime/log.h"
 #include "services/centricd/demo.h"
 #include "services/profiles/module.h"
+#include "services/segmentation/module.h"
 
 int main(int argc, char** argv) {
   return centric::app::Main(
-      argc, argv, centric::app::Mode::kEmbedded, {centric::profiles::NewProfilesModule},
+      argc, argv, centric::app::Mode::kEmbedded, {centric::profiles::NewProfilesModule, centric::segmentation::NewSegmentationModule},
       [](const centric::runtime::Server& server, centric::app::Infrastructure& infra) {
         if (!infra.config.demo) return;
         if (absl::Status s = centric::demo::RunProfilesDemo(server.address()); !s.ok()) {

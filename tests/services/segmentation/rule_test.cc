@@ -1,0 +1,206 @@
+// Rules: checking against the profile schema, and the column evaluator (EvalAll) giving
+// exactly the interpreter's answer (EvalRow) on every row, for hand-written and random
+// rules over a random population.
+#include "services/segmentation/rule.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace centric::segmentation {
+namespace {
+
+using ::testing::HasSubstr;
+using google::protobuf::util::TimeUtil;
+namespace pv1 = profiles::v1;
+
+const absl::Time kNow = absl::FromUnixSeconds(1790000000);
+
+pv1::Profile RandomProfile(std::mt19937& rng, int i) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  pv1::Profile p;
+  p.set_name(absl::StrCat("profiles/p", 100000 + i));
+  p.set_version(1);
+  p.set_kind(pick(5) == 0 ? pv1::PROFILE_KIND_ACCOUNT : pv1::PROFILE_KIND_PERSON);
+  for (int purpose = 1; purpose <= 5; ++purpose) {
+    if (pick(3) == 0) continue;
+    auto* c = p.add_consents();
+    c->set_purpose(static_cast<pv1::ConsentPurpose>(purpose));
+    c->set_status(static_cast<pv1::ConsentStatus>(1 + pick(3)));
+  }
+  for (int c = 1; c <= 9; ++c) {
+    if (pick(4) == 0) p.add_preferred_channels(static_cast<pv1::Channel>(c));
+  }
+  if (pick(3) == 0) p.set_persona(pick(2) ? "personas/bargain-hunter" : "personas/pro");
+  *p.mutable_create_time() = TimeUtil::SecondsToTimestamp(1790000000 - pick(400) * 86400);
+  auto* agg = p.mutable_aggregates();
+  int orders = pick(4) == 0 ? 0 : pick(12);
+  agg->set_order_count(orders);
+  agg->set_interaction_count(orders + pick(30));
+  agg->set_revenue_total(orders == 0 ? 0 : pick(200000) / 100.0);
+  if (orders > 0) {
+    *agg->mutable_last_purchase_time() =
+        TimeUtil::MicrosecondsToTimestamp((1790000000LL - pick(200) * 86400) * 1000000 + pick(999999));
+  }
+  if (pick(2)) {
+    auto* cc = agg->add_interaction_counts();
+    cc->set_channel(pv1::CHANNEL_EMAIL);
+    cc->set_count(pick(10));
+  }
+  auto& traits = *p.mutable_traits();
+  const char* countries[] = {"DE", "FR", "US", "de"};
+  if (pick(5) != 0) traits["country"].set_string_value(countries[pick(4)]);
+  if (pick(3) != 0) traits["age"].set_number_value(18 + pick(60));
+  if (pick(4) == 0) traits["age"].set_string_value("unknown");
+  if (pick(3) == 0) traits["vip"].set_bool_value(pick(2));
+  if (pick(6) == 0) traits["vip"].set_null_value(google::protobuf::NULL_VALUE);
+  if (pick(3) == 0) {
+    auto* tags = traits["tags"].mutable_list_value();
+    for (int t = pick(4); t > 0; --t) tags->add_values()->set_string_value(pick(2) ? "beta" : "churn-risk");
+  }
+  return p;
+}
+
+class RuleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::mt19937 rng(20261122);
+    for (int i = 0; i < 3000; ++i) table_.Upsert(RandomProfile(rng, i));
+    // Some erased rows must never match.
+    for (int i = 0; i < 3000; i += 97) table_.Remove(absl::StrCat("p", 100000 + i));
+    for (Row row = 0; row < table_.row_count(); ++row) {
+      if (!table_.live(row)) continue;
+      table_.SetEnum(Field::kRfmR, row, static_cast<uint8_t>(rng() % 6));
+      table_.SetEnum(Field::kRfmF, row, static_cast<uint8_t>(rng() % 6));
+    }
+  }
+
+  // EvalAll and EvalRow agree on every row; returns the member count.
+  int64_t ExpectAgreement(const std::string& source) {
+    auto rule = Rule::Compile(source, RuleKind::kSegment);
+    EXPECT_TRUE(rule.ok()) << source << ": " << rule.status();
+    if (!rule.ok()) return -1;
+    Roaring all = (*rule)->EvalAll(table_, kNow);
+    int64_t mismatches = 0;
+    for (Row row = 0; row < table_.row_count(); ++row) {
+      bool expected = (*rule)->EvalRow(table_, row, kNow);
+      if (all.contains(row) != expected && ++mismatches <= 3) {
+        ADD_FAILURE() << source << ": row " << row << " (" << table_.IdOf(row)
+                      << ") column=" << all.contains(row) << " interpreter=" << expected;
+      }
+    }
+    return static_cast<int64_t>(all.cardinality());
+  }
+
+  Table table_;
+};
+
+TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnHandWrittenRules) {
+  const char* rules[] = {
+      "profile.traits.country == 'DE' && profile.aggregates.revenue_total > 500.0 && "
+      "profile.consents.marketing_email == GRANTED && rfm.r >= 4",
+      "profile.traits.country == 'DE' || profile.traits.country == 'FR'",
+      "!(profile.traits.country == 'DE')",
+      "profile.traits.age > 40",
+      "profile.traits.age >= 40 || profile.traits.vip",
+      "!(profile.traits.age < 30) && !profile.traits.vip",
+      "has(profile.traits.vip) && profile.traits.vip == null",
+      "profile.traits.country in ['DE', 'FR'] && profile.kind == PERSON",
+      "'email' in profile.preferred_channels",
+      "profile.preferred_channels.size() >= 2 || profile.persona.startsWith('personas/pro')",
+      "profile.traits.country.matches('^[A-Z]{2}$')",
+      "now - profile.aggregates.last_purchase_time < duration('720h')",
+      "profile.aggregates.last_purchase_time > now - duration('2400h') && "
+      "profile.aggregates.order_count >= 3",
+      "has(profile.aggregates.last_purchase_time)",
+      "profile.aggregates.last_purchase_time == timestamp('2026-09-01T00:00:00.5Z')",
+      "profile.aggregates.last_purchase_time <= timestamp('2026-09-01T00:00:00.0000005Z')",
+      "profile.create_time < now - duration('8760h')",
+      "profile.aggregates.order_count > 2.5 && profile.aggregates.revenue_total >= 100",
+      "profile.aggregates.interaction_counts.email > 3",
+      "profile.traits.tags.exists(t, t == 'churn-risk')",
+      "size(profile.traits.tags) > 1 && profile.traits.country != 'US'",
+      "profile.aggregates.order_count > 0 ? profile.aggregates.revenue_total / "
+      "double(profile.aggregates.order_count) > 100.0 : false",
+      "profile.traits.missing == 1 || profile.kind == ACCOUNT",
+      "profile.traits.missing == 1 && profile.kind == ACCOUNT",
+      "!(profile.traits.missing == 1) || rfm.f == 0",
+      "rfm.r == 5 && rfm.f >= 4 || profile.traits.vip == true",
+      "profile.traits['country'] == 'FR'",
+      "profile.traits.age == 30 || profile.traits.age == 'unknown'",
+      "profile.consents.marketing_email != GRANTED",
+      "true",
+      "false || profile.traits.vip",
+  };
+  for (const char* source : rules) ExpectAgreement(source);
+  EXPECT_GT(ExpectAgreement("profile.traits.country == 'DE'"), 100);
+  EXPECT_GT(ExpectAgreement("!(profile.traits.country == 'DE')"), 100);
+}
+
+TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnRandomRules) {
+  const char* atoms[] = {
+      "profile.traits.country == 'DE'", "profile.traits.age > 35", "profile.traits.vip",
+      "profile.aggregates.revenue_total > 900.0", "profile.aggregates.order_count >= 5",
+      "rfm.r >= 3", "profile.consents.analytics == GRANTED", "has(profile.traits.tags)",
+      "profile.traits.tags.exists(t, t == 'beta')", "'web' in profile.preferred_channels",
+      "now - profile.aggregates.last_purchase_time < duration('1440h')",
+      "profile.traits.age == 'unknown'", "profile.kind == ACCOUNT", "profile.traits.missing > 1",
+  };
+  std::mt19937 rng(7);
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    int choice = depth == 0 ? 0 : static_cast<int>(rng() % 4);
+    switch (choice) {
+      case 1: return absl::StrCat("(", gen(depth - 1), " && ", gen(depth - 1), ")");
+      case 2: return absl::StrCat("(", gen(depth - 1), " || ", gen(depth - 1), ")");
+      case 3: return absl::StrCat("!(", gen(depth - 1), ")");
+      default: return atoms[rng() % (sizeof atoms / sizeof atoms[0])];
+    }
+  };
+  for (int i = 0; i < 150; ++i) ExpectAgreement(gen(3));
+}
+
+TEST(RuleCompileTest, RejectsBadRulesWithPositionAndReason) {
+  auto check = [](const std::string& source) {
+    auto r = Rule::Compile(source, RuleKind::kSegment);
+    EXPECT_FALSE(r.ok()) << source;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(r.status().message());
+  };
+  EXPECT_THAT(check("profile.traits.country == "), HasSubstr("1:27: expected"));
+  EXPECT_THAT(check("profile.aggregates.revenue > 1.0"),
+              HasSubstr("unknown field 'revenue' of profile.aggregates"));
+  EXPECT_THAT(check("profile.aggregates.order_count == 'ten'"),
+              HasSubstr("'==' applied to (int, string)"));
+  EXPECT_THAT(check("profile.aggregates.revenue_total"), HasSubstr("must be a condition"));
+  EXPECT_THAT(check("profile.traits.items.exists(a, profile.traits.items.exists(b, a == b))"),
+              HasSubstr("limit 100000"));
+  EXPECT_THAT(check(std::string(4097, ' ') + "true"), HasSubstr("at most 4096"));
+  EXPECT_THAT(check(""), HasSubstr("empty"));
+  // Persona rules cannot read the persona they assign.
+  EXPECT_TRUE(Rule::Compile("profile.persona == ''", RuleKind::kSegment).ok());
+  auto persona = Rule::Compile("profile.persona == ''", RuleKind::kPersona);
+  ASSERT_FALSE(persona.ok());
+  EXPECT_THAT(persona.status().message(), HasSubstr("unknown field 'persona'"));
+}
+
+TEST(RuleCompileTest, ReportsWhatItReads) {
+  auto r = Rule::Compile("profile.traits.country == 'DE' && rfm.r > 3 && now > profile.create_time",
+                         RuleKind::kSegment);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE((*r)->Reads("profile.traits.country"));
+  EXPECT_FALSE((*r)->Reads("profile.traits.city"));
+  EXPECT_TRUE((*r)->Reads("rfm.r"));
+  EXPECT_FALSE((*r)->Reads("rfm.f"));
+  EXPECT_TRUE((*r)->reads_now());
+  EXPECT_TRUE((*r)->reads_rfm());
+  auto whole = Rule::Compile("profile.traits.exists(k, k == 'x')", RuleKind::kSegment);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE((*whole)->Reads("profile.traits.anything"));
+}
+
+}  // namespace
+}  // namespace centric::segmentation
