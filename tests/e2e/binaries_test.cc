@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "centric/profiles/v1/profiles_service.grpc.pb.h"
+#include "centric/segmentation/v1/segmentation_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "libs/testing/servers.h"
@@ -123,6 +124,84 @@ void ExerciseProfiles(const std::string& address) {
   }
 }
 
+bool Eventually(const std::function<bool()>& condition) {
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+// A segment follows a profile's changes, and a persona is written back to the profile.
+void ExerciseSegmentation(const std::string& profiles_address,
+                          const std::string& segmentation_address) {
+  namespace sv1 = ::centric::segmentation::v1;
+  auto profiles = v1::Profiles::NewStub(
+      grpc::CreateChannel(profiles_address, grpc::InsecureChannelCredentials()));
+  auto segmentation = sv1::Segmentation::NewStub(
+      grpc::CreateChannel(segmentation_address, grpc::InsecureChannelCredentials()));
+  auto set_country = [&](const std::string& country, bool create) {
+    grpc::ClientContext context;
+    v1::Profile out;
+    grpc::Status status;
+    if (create) {
+      v1::CreateProfileRequest request;
+      request.set_profile_id("seg-e2e");
+      request.mutable_profile()->set_kind(v1::PROFILE_KIND_PERSON);
+      (*request.mutable_profile()->mutable_traits())["country"].set_string_value(country);
+      status = profiles->CreateProfile(&context, request, &out);
+    } else {
+      v1::UpdateProfileRequest request;
+      request.mutable_profile()->set_name("profiles/seg-e2e");
+      (*request.mutable_profile()->mutable_traits())["country"].set_string_value(country);
+      request.mutable_update_mask()->add_paths("traits.country");
+      status = profiles->UpdateProfile(&context, request, &out);
+    }
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  };
+  auto size = [&]() -> int64_t {
+    grpc::ClientContext context;
+    sv1::GetSegmentRequest request;
+    request.set_name("segments/germany");
+    sv1::Segment segment;
+    if (!segmentation->GetSegment(&context, request, &segment).ok()) return -1;
+    return segment.state() == sv1::SEGMENT_STATE_ACTIVE ? segment.size() : -1;
+  };
+  set_country("DE", true);
+  {
+    grpc::ClientContext context;
+    sv1::CreateSegmentRequest request;
+    request.set_segment_id("germany");
+    request.mutable_segment()->set_display_name("Germany");
+    request.mutable_segment()->set_owner_team("growth");
+    request.mutable_segment()->set_rule("profile.traits.country == 'DE'");
+    sv1::Segment created;
+    grpc::Status status = segmentation->CreateSegment(&context, request, &created);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_TRUE(Eventually([&] { return size() == 1; }));
+  set_country("FR", false);
+  EXPECT_TRUE(Eventually([&] { return size() == 0; }));
+  {
+    grpc::ClientContext context;
+    sv1::CreatePersonaRequest request;
+    request.set_persona_id("francophile");
+    request.mutable_persona()->set_display_name("Francophile");
+    request.mutable_persona()->set_assignment_rule("profile.traits.country == 'FR'");
+    sv1::Persona created;
+    grpc::Status status = segmentation->CreatePersona(&context, request, &created);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext context;
+    v1::GetProfileRequest get;
+    get.set_name("profiles/seg-e2e");
+    v1::Profile p;
+    return profiles->GetProfile(&context, get, &p).ok() && p.persona() == "personas/francophile";
+  }));
+}
+
 void StopGracefully(Running& running) {
   int status = running.process->Signal(SIGTERM, absl::Seconds(10));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -136,6 +215,7 @@ TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   ASSERT_FALSE(centricd.address.empty()) << "no listening line in " << centricd.log;
   ASSERT_TRUE(WaitServing(centricd.address));
   ExerciseProfiles(centricd.address);
+  ExerciseSegmentation(centricd.address, centricd.address);
   StopGracefully(centricd);
 }
 
@@ -153,6 +233,44 @@ TEST(BinariesTest, CentricProfilesRunsOnPostgresWithRedisCacheAndStreams) {
   ASSERT_TRUE(WaitServing(profiles.address));
   ExerciseProfiles(profiles.address);
   StopGracefully(profiles);
+}
+
+TEST(BinariesTest, CentricSegmentationFollowsCentricProfilesThroughRedisStreams) {
+  auto postgres = testing::PostgresServer::Start();
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  auto redis = testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  auto segmentation_db = (*postgres)->CreateDatabase("segmentation");
+  ASSERT_TRUE(segmentation_db.ok()) << segmentation_db.status();
+  testing::TempDir dir;
+  std::string redis_url = absl::StrCat("CENTRIC_REDIS_URL=", (*redis)->url());
+  Running profiles = Start("centric-profiles", {},
+                           {absl::StrCat("CENTRIC_DATABASE_URL=", (*postgres)->url()), redis_url},
+                           dir.path());
+  ASSERT_TRUE(WaitServing(profiles.address));
+  Running segmentation =
+      Start("centric-segmentation", {absl::StrCat("--profiles-target=", profiles.address)},
+            {absl::StrCat("CENTRIC_DATABASE_URL=", *segmentation_db), redis_url}, dir.path());
+  ASSERT_FALSE(segmentation.address.empty()) << "no listening line in " << segmentation.log;
+  ASSERT_TRUE(WaitServing(segmentation.address));
+  ExerciseSegmentation(profiles.address, segmentation.address);
+  StopGracefully(segmentation);
+  StopGracefully(profiles);
+}
+
+TEST(BinariesTest, CentricSegmentationNeedsTheProfilesTarget) {
+  testing::TempDir dir;
+  auto process = testing::Process::Start(
+      {absl::StrCat(CENTRIC_BIN_DIR, "/centric-segmentation"), "--listen=127.0.0.1:0", "--no-cache"},
+      dir.path() + "/out.log", {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/s.db")});
+  ASSERT_TRUE(process.ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*process)->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  int status = (*process)->Signal(SIGKILL, absl::Seconds(1));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << status;
+  std::ifstream log(dir.path() + "/out.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("CENTRIC_PROFILES_TARGET"), std::string::npos) << text;
 }
 
 TEST(BinariesTest, CentricProfilesRefusesToStartWithoutRedisUnlessNoCache) {
