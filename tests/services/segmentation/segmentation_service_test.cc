@@ -266,6 +266,24 @@ TEST_P(SegmentationServiceTest, SegmentMembershipFollowsProfileChanges) {
   EXPECT_EQ(SegmentsOf("profiles/cleo")[0].find("<profiles/cleo is not known"), 0u);
 }
 
+TEST_P(SegmentationServiceTest, MergedProfilesLeaveAndTheSurvivorStays) {
+  CreateProfile("anna", "DE");
+  CreateProfile("anna-dup", "DE");
+  ASSERT_TRUE(WaitFor([&] { return suite_->engine().profile_count() == 2; }));
+  v1::Segment segment;
+  ASSERT_TRUE(CreateSegment("germany", "profile.traits.country == 'DE'", &segment).ok());
+  EXPECT_EQ(segment.size(), 2);
+  grpc::ClientContext context;
+  pv1::MergeProfilesRequest merge;
+  merge.set_survivor("profiles/anna");
+  merge.add_merged("profiles/anna-dup");
+  pv1::Profile survivor;
+  ASSERT_TRUE(suite_->profiles_stub->MergeProfiles(&context, merge, &survivor).ok());
+  ASSERT_TRUE(WaitFor([&] { return SizeOf("segments/germany") == 1; }));
+  EXPECT_EQ(SegmentsOf("profiles/anna"), std::vector<std::string>{"segments/germany"});
+  EXPECT_EQ(suite_->engine().profile_count(), 1);
+}
+
 TEST_P(SegmentationServiceTest, WatchAndEventsCarryEnteredAndExited) {
   CreateProfile("anna", "FR");
   ASSERT_TRUE(WaitFor([&] { return suite_->engine().profile_count() == 1; }));
