@@ -4,11 +4,13 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -26,6 +28,19 @@ using K = Value::Kind;
 
 constexpr double kTwo63 = 9223372036854775808.0;
 constexpr double kTwo64 = 18446744073709551616.0;
+
+// Compiled patterns of recent `matches` calls, per thread: a rule evaluated over many
+// profiles compiles its pattern once, not once per profile.
+std::shared_ptr<const RE2> CompiledPattern(const std::string& pattern) {
+  constexpr size_t kMaxCached = 64;
+  thread_local absl::flat_hash_map<std::string, std::shared_ptr<const RE2>> cache;
+  auto it = cache.find(pattern);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCached) cache.clear();
+  auto re = std::make_shared<const RE2>(pattern, RE2::Quiet);
+  cache.emplace(pattern, re);
+  return re;
+}
 
 Value Err(absl::string_view message) { return Value::Error(absl::InvalidArgumentError(message)); }
 
@@ -607,9 +622,9 @@ class Evaluator {
         return Value::Bool(absl::EndsWith(a.string_value(), b.string_value()));
       if (name == "contains")
         return Value::Bool(absl::StrContains(a.string_value(), b.string_value()));
-      RE2 re(b.string_value(), RE2::Quiet);
-      if (!re.ok()) return Err(absl::StrCat("invalid regular expression: ", re.error()));
-      return Value::Bool(RE2::PartialMatch(a.string_value(), re));
+      std::shared_ptr<const RE2> re = CompiledPattern(b.string_value());
+      if (!re->ok()) return Err(absl::StrCat("invalid regular expression: ", re->error()));
+      return Value::Bool(RE2::PartialMatch(a.string_value(), *re));
     }
     if (receiver && absl::StartsWith(name, "get") && !args.empty() && args.size() <= 2) {
       return TimeAccessor(name, args);
