@@ -23,8 +23,8 @@ using google::protobuf::util::TimeUtil;
 namespace pv1 = profiles::v1;
 
 constexpr char kService[] = "segmentation";
-constexpr char kSegmentKind[] = "segment";
-constexpr char kPersonaKind[] = "persona";
+constexpr DefinitionKind kSegments{"segment", "segments", "SEGMENT", "segment_id", kMaxSegments};
+constexpr DefinitionKind kPersonas{"persona", "personas", "PERSONA", "persona_id", kMaxPersonas};
 constexpr size_t kMaxIdBytes = 63;
 // MembershipChanged events per outbox transaction.
 constexpr size_t kEventsPerTx = 500;
@@ -110,53 +110,38 @@ std::string Serialize(const google::protobuf::Message& m) { return m.SerializeAs
 }  // namespace
 
 std::vector<store::Migration> SegmentationMigrations() {
-  return {
-      {1, "segment and persona definitions, idempotency keys", R"sql(
-CREATE TABLE segmentation_definitions (
-  kind TEXT NOT NULL,
-  id TEXT NOT NULL,
-  version BIGINT NOT NULL,
-  data {{BLOB}} NOT NULL,
-  PRIMARY KEY (kind, id)
-);
-CREATE TABLE segmentation_requests (
-  kind TEXT NOT NULL,
-  request_id TEXT NOT NULL,
-  id TEXT NOT NULL,
-  create_time BIGINT NOT NULL,
-  PRIMARY KEY (kind, request_id)
-))sql"},
-      events::OutboxMigration(2, kService),
-  };
+  std::vector<store::Migration> migrations = DefinitionMigrations();
+  migrations.push_back(events::OutboxMigration(2, kService));
+  return migrations;
 }
 
-SegmentationService::SegmentationService(Deps deps) : deps_(std::move(deps)) {}
+SegmentationService::SegmentationService(Deps deps)
+    : deps_(std::move(deps)), store_(*deps_.db) {}
 
 absl::Status SegmentationService::Load() {
-  auto rows = deps_.db->Query(
-      "SELECT kind, id, version, data FROM segmentation_definitions ORDER BY kind, id");
-  if (!rows.ok()) return rows.status();
-  for (const store::Row& row : *rows) {
-    std::string kind = row.GetString(0);
-    if (kind == kSegmentKind) {
-      v1::Segment s;
-      s.ParseFromString(row.GetString(3));
-      auto rule = Rule::Compile(s.rule(), RuleKind::kSegment);
-      if (!rule.ok()) {
-        runtime::LogError("segment_rule_invalid", {{"segment", s.name()}, {"error", rule.status().ToString()}});
-        continue;
-      }
-      deps_.engine->PutSegment({s.name(), *rule, s.purpose()});
-    } else if (kind == kPersonaKind) {
-      v1::Persona p;
-      p.ParseFromString(row.GetString(3));
-      auto rule = Rule::Compile(p.assignment_rule(), RuleKind::kPersona);
-      if (!rule.ok()) {
-        runtime::LogError("persona_rule_invalid", {{"persona", p.name()}, {"error", rule.status().ToString()}});
-        continue;
-      }
-      deps_.engine->PutPersona({p.name(), *rule, p.priority(), FromProto(p.create_time())});
+  auto segments = store_.All(kSegments);
+  if (!segments.ok()) return segments.status();
+  for (const StoredDefinition& stored : *segments) {
+    v1::Segment s;
+    s.ParseFromString(stored.data);
+    auto rule = Rule::Compile(s.rule(), RuleKind::kSegment);
+    if (!rule.ok()) {
+      runtime::LogError("segment_rule_invalid", {{"segment", s.name()}, {"error", rule.status().ToString()}});
+      continue;
     }
+    deps_.engine->PutSegment({s.name(), *rule, s.purpose()});
+  }
+  auto personas = store_.All(kPersonas);
+  if (!personas.ok()) return personas.status();
+  for (const StoredDefinition& stored : *personas) {
+    v1::Persona p;
+    p.ParseFromString(stored.data);
+    auto rule = Rule::Compile(p.assignment_rule(), RuleKind::kPersona);
+    if (!rule.ok()) {
+      runtime::LogError("persona_rule_invalid", {{"persona", p.name()}, {"error", rule.status().ToString()}});
+      continue;
+    }
+    deps_.engine->PutPersona({p.name(), *rule, p.priority(), FromProto(p.create_time())});
   }
   return absl::OkStatus();
 }
@@ -172,35 +157,54 @@ void SegmentationService::FillPersonaOutput(v1::Persona& persona) {
 }
 
 absl::StatusOr<v1::Segment> SegmentationService::ReadSegment(const std::string& id) {
-  auto rows = deps_.db->Query(
-      "SELECT version, data FROM segmentation_definitions WHERE kind = $1 AND id = $2",
-      {std::string(kSegmentKind), id});
-  if (!rows.ok()) return rows.status();
-  if (rows->empty()) {
-    return runtime::Error(absl::StatusCode::kNotFound, "SEGMENT_NOT_FOUND",
-                          absl::StrCat("segments/", id, " does not exist"));
-  }
+  auto stored = store_.Read(kSegments, id);
+  if (!stored.ok()) return stored.status();
   v1::Segment s;
-  s.ParseFromString((*rows)[0].GetString(1));
-  s.set_etag(EtagOf((*rows)[0].GetInt(0)));
+  s.ParseFromString(stored->data);
+  s.set_etag(EtagOf(stored->version));
   FillSegmentOutput(s);
   return s;
 }
 
 absl::StatusOr<v1::Persona> SegmentationService::ReadPersona(const std::string& id) {
-  auto rows = deps_.db->Query(
-      "SELECT version, data FROM segmentation_definitions WHERE kind = $1 AND id = $2",
-      {std::string(kPersonaKind), id});
-  if (!rows.ok()) return rows.status();
-  if (rows->empty()) {
-    return runtime::Error(absl::StatusCode::kNotFound, "PERSONA_NOT_FOUND",
-                          absl::StrCat("personas/", id, " does not exist"));
-  }
+  auto stored = store_.Read(kPersonas, id);
+  if (!stored.ok()) return stored.status();
   v1::Persona p;
-  p.ParseFromString((*rows)[0].GetString(1));
-  p.set_etag(EtagOf((*rows)[0].GetInt(0)));
+  p.ParseFromString(stored->data);
+  p.set_etag(EtagOf(stored->version));
   FillPersonaOutput(p);
   return p;
+}
+
+absl::StatusOr<std::string> SegmentationService::ListPage(
+    const DefinitionKind& kind, int32_t page_size, const std::string& page_token,
+    const std::function<void(const StoredDefinition&)>& add) {
+  auto size = PageSize(page_size);
+  if (!size.ok()) return size.status();
+  std::string after;
+  if (!page_token.empty()) {
+    auto cursor = PageCursor(page_token, kind.collection);
+    if (!cursor.ok()) return cursor.status();
+    after = *cursor;
+  }
+  auto page = store_.Page(kind, after, *size + 1);
+  if (!page.ok()) return page.status();
+  for (size_t i = 0; i < page->size() && static_cast<int>(i) < *size; ++i) add((*page)[i]);
+  if (static_cast<int>(page->size()) <= *size) return std::string();
+  return PageToken(kind.collection, (*page)[*size - 1].id);
+}
+
+absl::StatusOr<int64_t> SegmentationService::CheckEtag(const std::string& etag,
+                                                        const std::string& current) {
+  if (!etag.empty() && VersionOfEtag(etag) < 0) {
+    return runtime::InvalidField("etag", "is not an etag returned by this service");
+  }
+  if (!etag.empty() && etag != current) {
+    return runtime::Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
+                          absl::StrCat("etag ", etag, " is stale; the resource is at ", current,
+                                       "; read it and retry"));
+  }
+  return VersionOfEtag(current);
 }
 
 // ---- Segments -----------------------------------------------------------------------
@@ -269,46 +273,9 @@ absl::StatusOr<v1::Segment> SegmentationService::CreateSegment(
   s.clear_etag();
 
   absl::MutexLock write(&write_mu_);
-  std::string existing;
-  absl::Status status = deps_.db->Transact([&](store::Tx& tx) -> absl::Status {
-    if (!request.request_id().empty()) {
-      auto seen = tx.Query("SELECT id FROM segmentation_requests WHERE kind = $1 AND request_id = $2",
-                           {std::string(kSegmentKind), request.request_id()});
-      if (!seen.ok()) return seen.status();
-      if (!seen->empty()) {
-        existing = (*seen)[0].GetString(0);
-        return absl::OkStatus();
-      }
-    }
-    auto count = tx.Query("SELECT COUNT(*) FROM segmentation_definitions WHERE kind = $1",
-                          {std::string(kSegmentKind)});
-    if (!count.ok()) return count.status();
-    if ((*count)[0].GetInt(0) >= kMaxSegments) {
-      return runtime::Error(absl::StatusCode::kResourceExhausted, "SEGMENT_LIMIT",
-                            absl::StrCat("at most ", kMaxSegments, " segments; delete one first"));
-    }
-    auto inserted = tx.Exec(
-        "INSERT INTO segmentation_definitions (kind, id, version, data) VALUES ($1, $2, 1, $3)",
-        {std::string(kSegmentKind), id, store::Blob{Serialize(s)}});
-    if (!inserted.ok()) {
-      if (inserted.status().code() == absl::StatusCode::kAlreadyExists) {
-        return runtime::WithViolations(
-            runtime::Error(absl::StatusCode::kAlreadyExists, "SEGMENT_EXISTS",
-                           absl::StrCat(s.name(), " already exists")),
-            {{"segment_id", "is taken"}});
-      }
-      return inserted.status();
-    }
-    if (!request.request_id().empty()) {
-      auto r = tx.Exec(
-          "INSERT INTO segmentation_requests (kind, request_id, id, create_time) VALUES ($1, $2, $3, $4)",
-          {std::string(kSegmentKind), request.request_id(), id, absl::ToUnixSeconds(deps_.clock->Now())});
-      if (!r.ok()) return r.status();
-    }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  if (!existing.empty()) return ReadSegment(existing);
+  auto created = store_.Insert(kSegments, id, Serialize(s), request.request_id(), deps_.clock->Now());
+  if (!created.ok()) return created.status();
+  if (*created != id) return ReadSegment(*created);  // a retry of an earlier create
   if (absl::Status p = Publish(deps_.engine->PutSegment({s.name(), rule, s.purpose()})); !p.ok()) {
     runtime::LogWarning("membership_publish_failed", {{"segment", s.name()}, {"error", p.ToString()}});
   }
@@ -323,29 +290,16 @@ absl::StatusOr<v1::Segment> SegmentationService::GetSegment(const v1::GetSegment
 
 absl::StatusOr<v1::ListSegmentsResponse> SegmentationService::ListSegments(
     const v1::ListSegmentsRequest& request) {
-  auto size = PageSize(request.page_size());
-  if (!size.ok()) return size.status();
-  std::string after;
-  if (!request.page_token().empty()) {
-    auto cursor = PageCursor(request.page_token(), "segments");
-    if (!cursor.ok()) return cursor.status();
-    after = *cursor;
-  }
-  auto rows = deps_.db->Query(
-      "SELECT id, version, data FROM segmentation_definitions WHERE kind = $1 AND id > $2 "
-      "ORDER BY id LIMIT $3",
-      {std::string(kSegmentKind), after, int64_t{*size + 1}});
-  if (!rows.ok()) return rows.status();
   v1::ListSegmentsResponse response;
-  for (size_t i = 0; i < rows->size() && static_cast<int>(i) < *size; ++i) {
-    v1::Segment* s = response.add_segments();
-    s->ParseFromString((*rows)[i].GetString(2));
-    s->set_etag(EtagOf((*rows)[i].GetInt(1)));
-    FillSegmentOutput(*s);
-  }
-  if (static_cast<int>(rows->size()) > *size) {
-    response.set_next_page_token(PageToken("segments", (*rows)[*size - 1].GetString(0)));
-  }
+  auto next = ListPage(kSegments, request.page_size(), request.page_token(),
+                       [&](const StoredDefinition& stored) {
+                         v1::Segment* s = response.add_segments();
+                         s->ParseFromString(stored.data);
+                         s->set_etag(EtagOf(stored.version));
+                         FillSegmentOutput(*s);
+                       });
+  if (!next.ok()) return next.status();
+  response.set_next_page_token(*next);
   return response;
 }
 
@@ -355,11 +309,6 @@ absl::StatusOr<v1::Segment> SegmentationService::UpdateSegment(
   if (!id.ok()) return id.status();
   if (request.update_mask().paths().empty()) {
     return runtime::InvalidField("update_mask", "must name at least one field");
-  }
-  int64_t expected = 0;
-  if (!request.etag().empty()) {
-    expected = VersionOfEtag(request.etag());
-    if (expected < 0) return runtime::InvalidField("etag", "is not an etag returned by this service");
   }
   absl::MutexLock write(&write_mu_);
   auto current = ReadSegment(*id);
@@ -389,25 +338,13 @@ absl::StatusOr<v1::Segment> SegmentationService::UpdateSegment(
   std::shared_ptr<const Rule> rule;
   auto violations = ValidateSegment(next, &rule);
   if (!violations.empty()) return runtime::InvalidArgument(std::move(violations));
-  int64_t version = VersionOfEtag(current->etag());
-  if (expected != 0 && expected != version) {
-    return runtime::Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
-                          absl::StrCat("etag ", request.etag(), " is stale; the segment is at ",
-                                       current->etag(), "; read it and retry"));
-  }
+  auto version = CheckEtag(request.etag(), current->etag());
+  if (!version.ok()) return version.status();
   *next.mutable_update_time() = ToProto(deps_.clock->Now());
   next.clear_state();
   next.clear_size();
   next.clear_etag();
-  auto updated = deps_.db->Exec(
-      "UPDATE segmentation_definitions SET version = $1, data = $2 WHERE kind = $3 AND id = $4 "
-      "AND version = $5",
-      {version + 1, store::Blob{Serialize(next)}, std::string(kSegmentKind), *id, version});
-  if (!updated.ok()) return updated.status();
-  if (*updated == 0) {
-    return runtime::Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
-                          "the segment changed meanwhile; read it and retry");
-  }
+  if (absl::Status s = store_.Replace(kSegments, *id, *version, Serialize(next)); !s.ok()) return s;
   if (rule_changed) {
     if (absl::Status p = Publish(deps_.engine->PutSegment({next.name(), rule, next.purpose()})); !p.ok()) {
       runtime::LogWarning("membership_publish_failed", {{"segment", next.name()}, {"error", p.ToString()}});
@@ -419,22 +356,13 @@ absl::StatusOr<v1::Segment> SegmentationService::UpdateSegment(
 absl::Status SegmentationService::DeleteSegment(const v1::DeleteSegmentRequest& request) {
   auto id = IdOfName("name", request.name(), "segments");
   if (!id.ok()) return id.status();
-  int64_t expected = 0;
-  if (!request.etag().empty()) {
-    expected = VersionOfEtag(request.etag());
-    if (expected < 0) return runtime::InvalidField("etag", "is not an etag returned by this service");
-  }
   absl::MutexLock write(&write_mu_);
   auto current = ReadSegment(*id);
   if (!current.ok()) return current.status();
-  if (expected != 0 && expected != VersionOfEtag(current->etag())) {
-    return runtime::Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
-                          absl::StrCat("etag ", request.etag(), " is stale; the segment is at ",
-                                       current->etag()));
+  if (auto version = CheckEtag(request.etag(), current->etag()); !version.ok()) {
+    return version.status();
   }
-  auto deleted = deps_.db->Exec("DELETE FROM segmentation_definitions WHERE kind = $1 AND id = $2",
-                                {std::string(kSegmentKind), *id});
-  if (!deleted.ok()) return deleted.status();
+  if (absl::Status s = store_.Delete(kSegments, *id); !s.ok()) return s;
   return Publish(deps_.engine->RemoveSegment(current->name()));
 }
 
@@ -620,46 +548,9 @@ absl::StatusOr<v1::Persona> SegmentationService::CreatePersona(
   p.clear_size();
   p.clear_etag();
   absl::MutexLock write(&write_mu_);
-  std::string existing;
-  absl::Status status = deps_.db->Transact([&](store::Tx& tx) -> absl::Status {
-    if (!request.request_id().empty()) {
-      auto seen = tx.Query("SELECT id FROM segmentation_requests WHERE kind = $1 AND request_id = $2",
-                           {std::string(kPersonaKind), request.request_id()});
-      if (!seen.ok()) return seen.status();
-      if (!seen->empty()) {
-        existing = (*seen)[0].GetString(0);
-        return absl::OkStatus();
-      }
-    }
-    auto count = tx.Query("SELECT COUNT(*) FROM segmentation_definitions WHERE kind = $1",
-                          {std::string(kPersonaKind)});
-    if (!count.ok()) return count.status();
-    if ((*count)[0].GetInt(0) >= kMaxPersonas) {
-      return runtime::Error(absl::StatusCode::kResourceExhausted, "PERSONA_LIMIT",
-                            absl::StrCat("at most ", kMaxPersonas, " personas; delete one first"));
-    }
-    auto inserted = tx.Exec(
-        "INSERT INTO segmentation_definitions (kind, id, version, data) VALUES ($1, $2, 1, $3)",
-        {std::string(kPersonaKind), id, store::Blob{Serialize(p)}});
-    if (!inserted.ok()) {
-      if (inserted.status().code() == absl::StatusCode::kAlreadyExists) {
-        return runtime::WithViolations(
-            runtime::Error(absl::StatusCode::kAlreadyExists, "PERSONA_EXISTS",
-                           absl::StrCat(p.name(), " already exists")),
-            {{"persona_id", "is taken"}});
-      }
-      return inserted.status();
-    }
-    if (!request.request_id().empty()) {
-      auto r = tx.Exec(
-          "INSERT INTO segmentation_requests (kind, request_id, id, create_time) VALUES ($1, $2, $3, $4)",
-          {std::string(kPersonaKind), request.request_id(), id, absl::ToUnixSeconds(deps_.clock->Now())});
-      if (!r.ok()) return r.status();
-    }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  if (!existing.empty()) return ReadPersona(existing);
+  auto created = store_.Insert(kPersonas, id, Serialize(p), request.request_id(), deps_.clock->Now());
+  if (!created.ok()) return created.status();
+  if (*created != id) return ReadPersona(*created);  // a retry of an earlier create
   (void)Publish(deps_.engine->PutPersona(
       {p.name(), rule, p.priority(), FromProto(p.create_time())}));
   return ReadPersona(id);
@@ -673,29 +564,16 @@ absl::StatusOr<v1::Persona> SegmentationService::GetPersona(const v1::GetPersona
 
 absl::StatusOr<v1::ListPersonasResponse> SegmentationService::ListPersonas(
     const v1::ListPersonasRequest& request) {
-  auto size = PageSize(request.page_size());
-  if (!size.ok()) return size.status();
-  std::string after;
-  if (!request.page_token().empty()) {
-    auto cursor = PageCursor(request.page_token(), "personas");
-    if (!cursor.ok()) return cursor.status();
-    after = *cursor;
-  }
-  auto rows = deps_.db->Query(
-      "SELECT id, version, data FROM segmentation_definitions WHERE kind = $1 AND id > $2 "
-      "ORDER BY id LIMIT $3",
-      {std::string(kPersonaKind), after, int64_t{*size + 1}});
-  if (!rows.ok()) return rows.status();
   v1::ListPersonasResponse response;
-  for (size_t i = 0; i < rows->size() && static_cast<int>(i) < *size; ++i) {
-    v1::Persona* p = response.add_personas();
-    p->ParseFromString((*rows)[i].GetString(2));
-    p->set_etag(EtagOf((*rows)[i].GetInt(1)));
-    FillPersonaOutput(*p);
-  }
-  if (static_cast<int>(rows->size()) > *size) {
-    response.set_next_page_token(PageToken("personas", (*rows)[*size - 1].GetString(0)));
-  }
+  auto next = ListPage(kPersonas, request.page_size(), request.page_token(),
+                       [&](const StoredDefinition& stored) {
+                         v1::Persona* p = response.add_personas();
+                         p->ParseFromString(stored.data);
+                         p->set_etag(EtagOf(stored.version));
+                         FillPersonaOutput(*p);
+                       });
+  if (!next.ok()) return next.status();
+  response.set_next_page_token(*next);
   return response;
 }
 
@@ -705,11 +583,6 @@ absl::StatusOr<v1::Persona> SegmentationService::UpdatePersona(
   if (!id.ok()) return id.status();
   if (request.update_mask().paths().empty()) {
     return runtime::InvalidField("update_mask", "must name at least one field");
-  }
-  int64_t expected = 0;
-  if (!request.etag().empty()) {
-    expected = VersionOfEtag(request.etag());
-    if (expected < 0) return runtime::InvalidField("etag", "is not an etag returned by this service");
   }
   absl::MutexLock write(&write_mu_);
   auto current = ReadPersona(*id);
@@ -745,24 +618,12 @@ absl::StatusOr<v1::Persona> SegmentationService::UpdatePersona(
   std::shared_ptr<const Rule> rule;
   auto violations = ValidatePersona(next, &rule);
   if (!violations.empty()) return runtime::InvalidArgument(std::move(violations));
-  int64_t version = VersionOfEtag(current->etag());
-  if (expected != 0 && expected != version) {
-    return runtime::Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
-                          absl::StrCat("etag ", request.etag(), " is stale; the persona is at ",
-                                       current->etag(), "; read it and retry"));
-  }
+  auto version = CheckEtag(request.etag(), current->etag());
+  if (!version.ok()) return version.status();
   *next.mutable_update_time() = ToProto(deps_.clock->Now());
   next.clear_size();
   next.clear_etag();
-  auto updated = deps_.db->Exec(
-      "UPDATE segmentation_definitions SET version = $1, data = $2 WHERE kind = $3 AND id = $4 "
-      "AND version = $5",
-      {version + 1, store::Blob{Serialize(next)}, std::string(kPersonaKind), *id, version});
-  if (!updated.ok()) return updated.status();
-  if (*updated == 0) {
-    return runtime::Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
-                          "the persona changed meanwhile; read it and retry");
-  }
+  if (absl::Status s = store_.Replace(kPersonas, *id, *version, Serialize(next)); !s.ok()) return s;
   if (assignment_changed) {
     (void)Publish(deps_.engine->PutPersona(
         {next.name(), rule, next.priority(), FromProto(next.create_time())}));
@@ -773,22 +634,13 @@ absl::StatusOr<v1::Persona> SegmentationService::UpdatePersona(
 absl::Status SegmentationService::DeletePersona(const v1::DeletePersonaRequest& request) {
   auto id = IdOfName("name", request.name(), "personas");
   if (!id.ok()) return id.status();
-  int64_t expected = 0;
-  if (!request.etag().empty()) {
-    expected = VersionOfEtag(request.etag());
-    if (expected < 0) return runtime::InvalidField("etag", "is not an etag returned by this service");
-  }
   absl::MutexLock write(&write_mu_);
   auto current = ReadPersona(*id);
   if (!current.ok()) return current.status();
-  if (expected != 0 && expected != VersionOfEtag(current->etag())) {
-    return runtime::Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
-                          absl::StrCat("etag ", request.etag(), " is stale; the persona is at ",
-                                       current->etag()));
+  if (auto version = CheckEtag(request.etag(), current->etag()); !version.ok()) {
+    return version.status();
   }
-  auto deleted = deps_.db->Exec("DELETE FROM segmentation_definitions WHERE kind = $1 AND id = $2",
-                                {std::string(kPersonaKind), *id});
-  if (!deleted.ok()) return deleted.status();
+  if (absl::Status s = store_.Delete(kPersonas, *id); !s.ok()) return s;
   return Publish(deps_.engine->RemovePersona(current->name()));
 }
 

@@ -16,6 +16,7 @@
 #include "centric/segmentation/v1/segmentation_service.pb.h"
 #include "libs/runtime/clock.h"
 #include "libs/store/store.h"
+#include "services/segmentation/definition_store.h"
 #include "services/segmentation/engine.h"
 
 namespace centric::segmentation {
@@ -95,8 +96,16 @@ class SegmentationService {
   absl::StatusOr<v1::Persona> ReadPersona(const std::string& id);
   void FillSegmentOutput(v1::Segment& segment);
   void FillPersonaOutput(v1::Persona& persona);
+  // One page of definitions passed to `add`; returns the next page token ("" at the end).
+  absl::StatusOr<std::string> ListPage(const DefinitionKind& kind, int32_t page_size,
+                                       const std::string& page_token,
+                                       const std::function<void(const StoredDefinition&)>& add);
+  // The current version when `etag` is empty or matches `current`. Errors: INVALID_ARGUMENT
+  // (not an etag of ours), ABORTED (stale).
+  absl::StatusOr<int64_t> CheckEtag(const std::string& etag, const std::string& current);
 
   Deps deps_;
+  DefinitionStore store_;
   absl::Mutex watchers_mu_;
   int64_t next_watcher_ ABSL_GUARDED_BY(watchers_mu_) = 1;
   std::map<int64_t, std::pair<std::vector<std::string>, Watcher>> watchers_
