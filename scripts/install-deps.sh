@@ -11,6 +11,13 @@ packages=(
   golang-github-gogo-googleapis-dev
   redis-server postgresql
 )
+# tests/k8s (kubectl kustomize, then a Node.js check of the rendered manifests). Debian
+# ships kubectl as kubernetes-client and npm as npm; a kubectl or a Node.js with its own
+# npm already installed from another package (e.g. upstream's "kubectl" or "nodejs"
+# packages, which own the same files) is used as it is instead.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,14 +26,22 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The pinned npm packages of the k8s manifest test (tests/k8s/package-lock.json), so the
+# test itself never reaches the network; reinstalled only when the lock changed.
+k8s_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/k8s"
+if ! cmp -s "$k8s_tests/package-lock.json" "$k8s_tests/node_modules/.centric-installed-lock.json"; then
+  echo "install-deps: npm ci in tests/k8s"
+  (cd "$k8s_tests" && npm ci --no-audit --no-fund --loglevel=error &&
+   cp package-lock.json node_modules/.centric-installed-lock.json)
+fi
 # The Debian postgresql package starts a cluster service on install in some images; tests
 # start their own throwaway servers on free ports, so the packaged one is not needed.
