@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libgtest-dev libgmock-dev googletest
-  libsqlite3-dev libpq-dev libre2-dev libroaring-dev libboost-dev libssl-dev
+  libsqlite3-dev libpq-dev libre2-dev libroaring-dev libcpp-httplib-dev libboost-dev libssl-dev
   golang-github-gogo-googleapis-dev
   redis-server postgresql
 )

@@ -1,6 +1,9 @@
 #include "libs/app/app.h"
 
 #include <cstdio>
+#include <thread>
+
+#include "httplib.h"
 
 #include "absl/strings/str_cat.h"
 #include "libs/cache/redis_cache.h"
@@ -9,6 +12,57 @@
 #include "libs/runtime/log.h"
 
 namespace centric::app {
+
+namespace {
+
+void RegisterCacheMetrics(Infrastructure& infra) {
+  using Type = runtime::MetricsRegistry::Type;
+  runtime::MetricsRegistry& m = *infra.metrics;
+  m.Describe("centric_cache_hits_total", Type::kCounter, "Cache reads answered by Redis.");
+  m.Describe("centric_cache_misses_total", Type::kCounter, "Cache reads that went to the store.");
+  m.Describe("centric_cache_errors_total", Type::kCounter, "Redis commands that failed or timed out.");
+  m.Describe("centric_cache_outages_total", Type::kCounter, "Times Redis became unreachable.");
+  m.AddCollector([cache = infra.cache.get()](runtime::MetricsRegistry& r) {
+    cache::CacheStats s = cache->Stats();
+    r.Set("centric_cache_hits_total", {}, static_cast<double>(s.hits));
+    r.Set("centric_cache_misses_total", {}, static_cast<double>(s.misses));
+    r.Set("centric_cache_errors_total", {}, static_cast<double>(s.errors));
+    r.Set("centric_cache_outages_total", {}, static_cast<double>(s.outages));
+  });
+}
+
+// Serves GET /metrics on `listen` until destroyed.
+class MetricsEndpoint {
+ public:
+  MetricsEndpoint(runtime::MetricsRegistry& registry) : registry_(registry) {}
+  ~MetricsEndpoint() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  absl::Status Start(const std::string& listen) {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(registry_.Render(), "text/plain; version=0.0.4");
+    });
+    std::string host = listen.substr(0, listen.rfind(':'));
+    int port = std::atoi(listen.substr(listen.rfind(':') + 1).c_str());
+    if (port == 0) {
+      port = server_.bind_to_any_port(host);
+    } else if (!server_.bind_to_port(host, port)) {
+      port = -1;
+    }
+    if (port <= 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " for metrics"));
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    runtime::LogInfo("metrics_listening", {{"address", absl::StrCat(host, ":", port)}});
+    return absl::OkStatus();
+  }
+
+ private:
+  runtime::MetricsRegistry& registry_;
+  httplib::Server server_;
+  std::thread thread_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime::Config& config,
                                                                    Mode mode) {
@@ -49,6 +103,7 @@ absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime
   infra->clock = std::make_unique<runtime::SystemClock>();
   infra->ids = std::make_unique<runtime::UlidGenerator>(*infra->clock);
   infra->pool = std::make_unique<runtime::WorkerPool>(config.workers);
+  RegisterCacheMetrics(*infra);
   runtime::LogInfo("infrastructure",
                    {{"database", infra->db->backend() == store::Backend::kSqlite ? "sqlite"
                                                                                  : "postgresql"},
@@ -78,7 +133,16 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
     runtime::LogError("startup_failed", {{"error", infra.status().ToString()}});
     return infra.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  runtime::Server server({.listen = config->listen, .drain_timeout = config->drain_timeout});
+  runtime::Server server({.listen = config->listen,
+                          .drain_timeout = config->drain_timeout,
+                          .metrics = (*infra)->metrics.get()});
+  MetricsEndpoint metrics(*(*infra)->metrics);
+  if (!config->metrics_listen.empty()) {
+    if (absl::Status s = metrics.Start(config->metrics_listen); !s.ok()) {
+      runtime::LogError("startup_failed", {{"error", s.ToString()}});
+      return 1;
+    }
+  }
   std::vector<std::unique_ptr<Module>> started;
   for (const ModuleFactory& factory : modules) {
     started.push_back(factory(**infra));

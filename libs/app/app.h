@@ -14,6 +14,7 @@
 #include "libs/events/bus.h"
 #include "libs/runtime/clock.h"
 #include "libs/runtime/config.h"
+#include "libs/runtime/metrics.h"
 #include "libs/runtime/server.h"
 #include "libs/runtime/worker_pool.h"
 #include "libs/store/store.h"
@@ -37,6 +38,8 @@ struct Infrastructure {
   std::unique_ptr<runtime::Clock> clock;
   std::unique_ptr<runtime::IdGenerator> ids;
   std::unique_ptr<runtime::WorkerPool> pool;
+  // RPC metrics and the gauges modules register (served at --metrics-listen).
+  std::unique_ptr<runtime::MetricsRegistry> metrics = std::make_unique<runtime::MetricsRegistry>();
 };
 
 // Errors: INVALID_ARGUMENT (bad or missing configuration, with what to set),

@@ -190,4 +190,14 @@ void OutboxRelay::Loop() {
   }
 }
 
+void RegisterOutboxMetrics(runtime::MetricsRegistry& registry, store::Database& db,
+                           std::string service) {
+  registry.Describe("centric_outbox_backlog", runtime::MetricsRegistry::Type::kGauge,
+                    "Events written to a service's outbox and not yet relayed to the bus.");
+  registry.AddCollector([&db, service](runtime::MetricsRegistry& r) {
+    auto backlog = OutboxBacklog(db, service);
+    if (backlog.ok()) r.Set("centric_outbox_backlog", {{"service", service}}, static_cast<double>(*backlog));
+  });
+}
+
 }  // namespace centric::events

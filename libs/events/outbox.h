@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/events/bus.h"
+#include "libs/runtime/metrics.h"
 #include "libs/store/store.h"
 
 namespace centric::events {
@@ -32,6 +33,11 @@ absl::Status AppendToOutbox(store::Tx& tx, absl::string_view service, const Even
 
 // Number of events written but not yet relayed.
 absl::StatusOr<int64_t> OutboxBacklog(store::Database& db, absl::string_view service);
+
+// Publishes OutboxBacklog as the gauge centric_outbox_backlog{service="..."}, read at
+// every scrape. `db` must outlive `registry`'s renders.
+void RegisterOutboxMetrics(runtime::MetricsRegistry& registry, store::Database& db,
+                           std::string service);
 
 struct RelayOptions {
   absl::Duration poll_interval = absl::Milliseconds(50);

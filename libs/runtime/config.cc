@@ -49,6 +49,12 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
           "--drain-timeout: \"", value, "\" must be a duration such as 20s or 500ms"));
     }
     config.drain_timeout = d;
+  } else if (name == "metrics-listen") {
+    if (value.rfind(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--metrics-listen: \"", value, "\" must be HOST:PORT, e.g. 0.0.0.0:9090"));
+    }
+    config.metrics_listen = std::string(value);
   } else if (name == "profiles-target") {
     if (value.empty() || value.find(':') == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -86,6 +92,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       {"CENTRIC_REDIS_URL", "redis-url"},     {"CENTRIC_BUS_URL", "bus-url"},
       {"CENTRIC_DRAIN_TIMEOUT", "drain-timeout"}, {"CENTRIC_WORKERS", "workers"},
       {"CENTRIC_PROFILES_TARGET", "profiles-target"},
+      {"CENTRIC_METRICS_LISTEN", "metrics-listen"},
       {"CENTRIC_REFRESH_INTERVAL", "refresh-interval"}};
   for (const auto& [var, flag] : kEnv) {
     auto it = env.find(var);
@@ -135,9 +142,10 @@ std::string ConfigUsage(const std::string& program) {
       "usage: ", program,
       " [--listen=HOST:PORT] [--database-url=URL] [--redis-url=URL] [--bus-url=URL]\n"
       "       [--no-cache] [--drain-timeout=DURATION] [--workers=N]\n"
-      "       [--profiles-target=TARGET] [--refresh-interval=DURATION]\n"
+      "       [--profiles-target=TARGET] [--refresh-interval=DURATION] [--metrics-listen=HOST:PORT]\n"
       "Environment: CENTRIC_LISTEN, CENTRIC_DATABASE_URL, CENTRIC_REDIS_URL, CENTRIC_BUS_URL,\n"
       "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_PROFILES_TARGET, CENTRIC_REFRESH_INTERVAL,\n"
+      "CENTRIC_METRICS_LISTEN,\n"
       "CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
 }
 

@@ -17,6 +17,8 @@
 //                                                    itself)
 //   --refresh-interval=DUR   CENTRIC_REFRESH_INTERVAL how often segmentation re-evaluates
 //                                                    rules reading `now` and RFM (60s)
+//   --metrics-listen=H:P     CENTRIC_METRICS_LISTEN  Prometheus text metrics over HTTP at
+//                                                    /metrics (off when empty)
 //   --demo                                           centricd only: load demo profiles
 #ifndef CENTRIC_LIBS_RUNTIME_CONFIG_H_
 #define CENTRIC_LIBS_RUNTIME_CONFIG_H_
@@ -40,6 +42,7 @@ struct Config {
   int workers = 0;
   bool demo = false;
   std::string profiles_target;
+  std::string metrics_listen;
   absl::Duration refresh_interval = absl::Seconds(60);
 };
 

@@ -14,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
+#include "libs/runtime/metrics.h"
+
 namespace centric::runtime {
 
 // Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread and every thread it creates
@@ -28,6 +30,8 @@ struct ServerOptions {
   absl::Duration drain_timeout = absl::Seconds(20);
   // Largest request accepted, bytes.
   int max_receive_message_bytes = 16 * 1024 * 1024;
+  // When set, every RPC is counted and timed into it (metrics.h); must outlive the server.
+  MetricsRegistry* metrics = nullptr;
 };
 
 class Server {

@@ -15,6 +15,7 @@ absl::Status ProfilesModule::Start(runtime::Server& server) {
   }
   relay_ = std::make_unique<events::OutboxRelay>(*infra_.db, "profiles", *infra_.bus);
   relay_->Start();
+  events::RegisterOutboxMetrics(*infra_.metrics, *infra_.db, "profiles");
   ProfileService::Deps deps;
   deps.db = infra_.db.get();
   deps.cache = infra_.cache.get();

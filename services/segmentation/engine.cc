@@ -392,6 +392,11 @@ int64_t Engine::profile_count() const {
   return table_.live_count();
 }
 
+int64_t Engine::segment_count() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(segments_.size());
+}
+
 size_t Engine::TableMemoryBytes() const {
   absl::MutexLock lock(&mu_);
   return table_.MemoryBytes() + primary_.capacity() * sizeof(uint16_t) +

@@ -117,6 +117,7 @@ class Engine {
   std::vector<PersonaDelta> PersonaDrift() const;
 
   int64_t profile_count() const;
+  int64_t segment_count() const;
   size_t MemoryBytes() const;
   size_t TableMemoryBytes() const;
   size_t BitmapMemoryBytes() const;

@@ -38,6 +38,21 @@ absl::Status SegmentationModule::Start(runtime::Server& server) {
   engine_ = std::make_unique<Engine>(*infra_.clock);
   relay_ = std::make_unique<events::OutboxRelay>(*infra_.db, "segmentation", *infra_.bus);
   relay_->Start();
+  events::RegisterOutboxMetrics(*infra_.metrics, *infra_.db, "segmentation");
+  using Type = runtime::MetricsRegistry::Type;
+  infra_.metrics->Describe("centric_segmentation_profiles", Type::kGauge,
+                           "Profiles held by the segmentation engine.");
+  infra_.metrics->Describe("centric_segmentation_segments", Type::kGauge, "Segments evaluated.");
+  infra_.metrics->Describe("centric_segmentation_memory_bytes", Type::kGauge,
+                           "Bytes held by the engine's columns, dictionary, index and bitmaps.");
+  infra_.metrics->Describe("centric_segmentation_ready", Type::kGauge,
+                           "1 once every profile has been loaded, 0 while loading.");
+  infra_.metrics->AddCollector([engine = engine_.get()](runtime::MetricsRegistry& r) {
+    r.Set("centric_segmentation_profiles", {}, static_cast<double>(engine->profile_count()));
+    r.Set("centric_segmentation_segments", {}, static_cast<double>(engine->segment_count()));
+    r.Set("centric_segmentation_memory_bytes", {}, static_cast<double>(engine->MemoryBytes()));
+    r.Set("centric_segmentation_ready", {}, engine->ready() ? 1 : 0);
+  });
   SegmentationService::Deps deps;
   deps.db = infra_.db.get();
   deps.engine = engine_.get();

@@ -13,6 +13,7 @@
 #include "centric/segmentation/v1/segmentation_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "libs/testing/servers.h"
 
 namespace centric {
@@ -208,14 +209,49 @@ void StopGracefully(Running& running) {
       << "exit status " << status << "; see " << running.log;
 }
 
+// The value of the first log line's `"key":"..."` that matches, or "".
+std::string FromLog(const std::string& log_path, const std::string& event) {
+  std::regex pattern(absl::StrCat("\"event\":\"", event, "\",\"address\":\"([0-9.:]+)\""));
+  std::ifstream in(log_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch match;
+    if (std::regex_search(line, match, pattern)) return match[1];
+  }
+  return "";
+}
+
 TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   testing::TempDir dir;
-  Running centricd = Start("centricd", {}, {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/c.db")},
+  Running centricd = Start("centricd", {"--metrics-listen=127.0.0.1:0"},
+                           {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/c.db")},
                            dir.path());
   ASSERT_FALSE(centricd.address.empty()) << "no listening line in " << centricd.log;
   ASSERT_TRUE(WaitServing(centricd.address));
   ExerciseProfiles(centricd.address);
   ExerciseSegmentation(centricd.address, centricd.address);
+
+  // Prometheus metrics of what just ran.
+  std::string metrics_address = FromLog(centricd.log, "metrics_listening");
+  ASSERT_FALSE(metrics_address.empty()) << "no metrics_listening line in " << centricd.log;
+  httplib::Client client(metrics_address.substr(0, metrics_address.rfind(':')),
+                         std::stoi(metrics_address.substr(metrics_address.rfind(':') + 1)));
+  client.set_read_timeout(5, 0);
+  auto response = client.Get("/metrics");
+  ASSERT_TRUE(response) << "no answer from " << metrics_address;
+  EXPECT_EQ(response->status, 200);
+  const std::string& text = response->body;
+  EXPECT_NE(text.find("centric_rpc_requests_total{grpc_method=\"/centric.profiles.v1.Profiles/CreateProfile\",grpc_code=\"OK\"} 2"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("centric_rpc_requests_total{grpc_method=\"/centric.profiles.v1.Profiles/GetProfile\",grpc_code=\"NOT_FOUND\"} "),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE centric_rpc_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("centric_rpc_duration_seconds_bucket{grpc_method=\"/centric.segmentation.v1.Segmentation/CreateSegment\",le=\"+Inf\"} 1"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("centric_segmentation_segments 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("centric_segmentation_ready 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("centric_outbox_backlog{service=\"profiles\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("centric_cache_hits_total 0"), std::string::npos) << text;
   StopGracefully(centricd);
 }
 
