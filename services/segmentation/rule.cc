@@ -180,6 +180,27 @@ void ForEachRow(const Words& need, F f) {
   }
 }
 
+// Evaluates `f(row)` for every row of the words that have a needed row, 64 rows at a
+// time into two words, so a column scan is a tight loop without per-row bit juggling.
+template <typename F>
+void FillWords(Tri& out, const Words& need, Row rows, F f) {
+  for (size_t w = 0; w < need.size(); ++w) {
+    if (need[w] == 0) continue;
+    Row base = static_cast<Row>(w * 64);
+    Row end = std::min<Row>(rows, base + 64);
+    uint64_t t = 0;
+    uint64_t fl = 0;
+    for (Row row = base; row < end; ++row) {
+      int8_t v = f(row);
+      uint64_t bit = uint64_t{1} << (row - base);
+      t |= v == 1 ? bit : 0;
+      fl |= v == 0 ? bit : 0;
+    }
+    out.t[w] = t & need[w];
+    out.f[w] = fl & need[w];
+  }
+}
+
 TriValue ToTri(const cel::Value& v) {
   if (v.kind() != cel::Value::Kind::kBool) return kError;
   return v.bool_value() ? kTrue : kFalse;
@@ -441,6 +462,26 @@ Tri EvalLogical(const Node& node, const EvalContext& ctx, const Words& need) {
   return out;
 }
 
+// `column op k` over a numeric column (missing cells read as 0), one loop per operator
+// so the comparison inlines.
+template <typename T>
+void CompareColumn(Tri& out, const Words& need, Row rows, const std::vector<T>& col, Op op, T k) {
+  Row n = static_cast<Row>(col.size());
+  auto run = [&](auto holds) {
+    FillWords(out, need, rows, [&](Row row) -> int8_t {
+      return holds(row < n ? col[row] : T{}) ? kTrue : kFalse;
+    });
+  };
+  switch (op) {
+    case Op::kEqual: return run([k](T v) { return v == k; });
+    case Op::kNotEqual: return run([k](T v) { return v != k; });
+    case Op::kLess: return run([k](T v) { return v < k; });
+    case Op::kLessEqual: return run([k](T v) { return v <= k; });
+    case Op::kGreater: return run([k](T v) { return v > k; });
+    default: return run([k](T v) { return v >= k; });
+  }
+}
+
 Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
   Tri out(ctx.words);
   cel::Value k = cel::Evaluate(*node.constant, ctx.invariant);
@@ -454,22 +495,25 @@ Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
   if (absl::StartsWith(node.column, kTraitsPrefix)) {
     const TraitColumn* trait = table.Trait(node.column.substr(kTraitsPrefix.size()));
     if (trait == nullptr) return out;  // absent everywhere: errors
-    absl::flat_hash_map<uint32_t, TriValue> memo;
-    bool numeric = IsNumber(k);
+    // Decided once per distinct string or list (dictionary code).
+    std::vector<int8_t> by_code(table.dictionary().size(), -1);
+    bool numeric = IsNumber(k) && k.kind() != cel::Value::Kind::kUint;
     double kd = numeric ? AsDouble(k) : 0;
-    ForEachRow(need, [&](Row row) {
-      uint8_t tag = row < trait->tags.size() ? trait->tags[row] : 0;
-      if (tag == TraitColumn::kAbsent) return;
-      if (tag == TraitColumn::kNumber && numeric && k.kind() != cel::Value::Kind::kUint) {
-        SetTri(out, row, Holds(op, trait->numbers[row], kd) ? kTrue : kFalse);
-      } else if (tag == TraitColumn::kCoded) {
+    const std::vector<uint8_t>& tags = trait->tags;
+    Row rows = static_cast<Row>(tags.size());
+    // Rows past the tags have no value: errors, which FillWords leaves unset.
+    FillWords(out, need, rows, [&](Row row) -> int8_t {
+      uint8_t tag = tags[row];
+      if (tag == TraitColumn::kNumber && numeric) return Holds(op, trait->numbers[row], kd) ? kTrue : kFalse;
+      if (tag == TraitColumn::kCoded) {
         uint32_t code = trait->codes[row];
-        auto [it, inserted] = memo.try_emplace(code, kError);
-        if (inserted) it->second = CompareValues(table.dictionary().Get(code), op, k);
-        SetTri(out, row, it->second);
-      } else {
-        generic(row);
+        int8_t& v = by_code[code];
+        if (v < 0) v = CompareValues(table.dictionary().Get(code), op, k);
+        return v;
       }
+      if (tag == TraitColumn::kAbsent) return kError;
+      std::optional<cel::Value> cell = table.TraitValue(*trait, row);
+      return CompareValues(*cell, op, k);
     });
     return out;
   }
@@ -485,7 +529,10 @@ Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
     // Decide each of the 256 possible values once.
     TriValue by_value[256];
     for (int v = 0; v < 256; ++v) by_value[v] = CompareValues(cel::Value::Int(v), op, k);
-    ForEachRow(need, [&](Row row) { SetTri(out, row, by_value[row < col.size() ? col[row] : 0]); });
+    Row rows = static_cast<Row>(col.size());
+    FillWords(out, need, ctx.table.row_count(), [&](Row row) -> int8_t {
+      return by_value[row < rows ? col[row] : 0];
+    });
   } else if (int_fast || time_fast) {
     const std::vector<int64_t>& col = table.IntColumn(f);
     // Times: compare microseconds with the constant rounded so the answer is exact.
@@ -511,17 +558,9 @@ Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
         default: effective = Op::kGreater; break;
       }
     }
-    ForEachRow(need, [&](Row row) {
-      int64_t v = row < col.size() ? col[row] : 0;
-      SetTri(out, row, Holds(effective, v, kv) ? kTrue : kFalse);
-    });
+    CompareColumn(out, need, table.row_count(), col, effective, kv);
   } else if (storage == Storage::kDouble && IsNumber(k) && k.kind() != cel::Value::Kind::kUint) {
-    const std::vector<double>& col = table.DoubleColumn(f);
-    double kd = AsDouble(k);
-    ForEachRow(need, [&](Row row) {
-      double v = row < col.size() ? col[row] : 0.0;
-      SetTri(out, row, Holds(op, v, kd) ? kTrue : kFalse);
-    });
+    CompareColumn(out, need, table.row_count(), table.DoubleColumn(f), op, AsDouble(k));
   } else {
     ForEachRow(need, generic);
   }
@@ -641,10 +680,8 @@ cel::Activation RowActivation(const Table& table, Row row, absl::Time now,
 
 Roaring Rule::EvalAll(const Table& table, absl::Time now) const {
   size_t words = (static_cast<size_t>(table.row_count()) + 63) / 64;
-  Words need(words, 0);
-  for (Row row = 0; row < table.row_count(); ++row) {
-    if (table.live(row)) need[row >> 6] |= uint64_t{1} << (row & 63);
-  }
+  Words need = table.live_words();
+  need.resize(words, 0);
   cel::Activation invariant;
   RuleDeclarations(RuleKind::kSegment).BindConstants(invariant);
   invariant.Bind("now", cel::Value::Timestamp(now));

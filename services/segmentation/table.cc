@@ -242,7 +242,8 @@ Row Table::AddRow(absl::string_view id) {
   id_bytes_.append(id.data(), id.size());
   id_offsets_.push_back(static_cast<uint32_t>(id_bytes_.size()));
   versions_.push_back(0);
-  live_.push_back(true);
+  if ((row >> 6) >= live_.size()) live_.push_back(0);
+  live_[row >> 6] |= uint64_t{1} << (row & 63);
   ++live_count_;
   index_.insert(row);
   return row;
@@ -318,7 +319,7 @@ std::optional<Table::Change> Table::Upsert(const profiles::v1::Profile& profile)
   std::optional<Row> found = Find(name);
   if (found.has_value()) {
     change.row = *found;
-    if (versions_[*found] >= profile.version() || !live_[*found]) return std::nullopt;
+    if (versions_[*found] >= profile.version() || !live(*found)) return std::nullopt;
   } else {
     change.row = AddRow(name);
     change.created = true;
@@ -417,9 +418,9 @@ void Table::ClearRow(Row row) {
 
 std::optional<Row> Table::Remove(absl::string_view profile_id) {
   std::optional<Row> row = Find(profile_id);
-  if (!row.has_value() || !live_[*row]) return row;
+  if (!row.has_value() || !live(*row)) return row;
   ClearRow(*row);
-  live_[*row] = false;
+  live_[*row >> 6] &= ~(uint64_t{1} << (*row & 63));
   --live_count_;
   return row;
 }
@@ -492,7 +493,7 @@ cel::Value Table::RfmValue(Row row) const {
 
 size_t Table::MemoryBytes() const {
   size_t bytes = id_bytes_.capacity() + Bytes(id_offsets_) + Bytes(versions_) +
-                 live_.capacity() / 8 + index_.capacity() * (sizeof(Row) + 1) +
+                 live_.capacity() * sizeof(uint64_t) + index_.capacity() * (sizeof(Row) + 1) +
                  dict_.MemoryBytes();
   for (const auto& v : enums_) bytes += Bytes(v);
   for (const auto& v : ints_) bytes += Bytes(v);

@@ -121,7 +121,11 @@ class Table {
 
   // Rows ever created; row ids are below this. Erased rows stay (not live).
   Row row_count() const { return static_cast<Row>(versions_.size()); }
-  bool live(Row row) const { return row < live_.size() && live_[row]; }
+  bool live(Row row) const {
+    return row < row_count() && ((live_[row >> 6] >> (row & 63)) & 1) != 0;
+  }
+  // Live rows as a bitset, 64 rows per word.
+  const std::vector<uint64_t>& live_words() const { return live_; }
   int64_t live_count() const { return live_count_; }
   std::optional<Row> Find(absl::string_view profile_id) const;
   absl::string_view IdOf(Row row) const;
@@ -198,7 +202,7 @@ class Table {
   std::vector<uint32_t> id_offsets_;  // row i spans [id_offsets_[i], id_offsets_[i+1])
   absl::flat_hash_set<Row, IdHash, IdEq> index_;
   std::vector<int64_t> versions_;
-  std::vector<bool> live_;
+  std::vector<uint64_t> live_;
   int64_t live_count_ = 0;
 
   std::vector<std::vector<uint8_t>> enums_;
