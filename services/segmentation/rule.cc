@@ -302,6 +302,8 @@ struct Rule::Node {
   const Expr* constant = nullptr;
   const Expr* expr = nullptr;
   int cost_class = 2;
+  // A constant built when compiling (see TimeDifference), owned here.
+  std::unique_ptr<Expr> owned_constant;
 };
 
 namespace {
@@ -329,6 +331,57 @@ void Flatten(const Expr& e, Op op, std::vector<const Expr*>& out) {
 bool IsComparison(Op op) {
   return op == Op::kEqual || op == Op::kNotEqual || op == Op::kLess || op == Op::kLessEqual ||
          op == Op::kGreater || op == Op::kGreaterEqual;
+}
+
+std::unique_ptr<Expr> Binary(Op op, const char* name, std::unique_ptr<Expr> a,
+                             std::unique_ptr<Expr> b) {
+  auto e = std::make_unique<Expr>();
+  e->kind = Expr::Kind::kCall;
+  e->op = op;
+  e->name = name;
+  e->line = a->line;
+  e->column = a->column;
+  e->args.push_back(std::move(a));
+  e->args.push_back(std::move(b));
+  return e;
+}
+
+std::unique_ptr<Expr> CopyExpr(const Expr& e) {
+  auto c = std::make_unique<Expr>();
+  c->kind = e.kind;
+  c->line = e.line;
+  c->column = e.column;
+  c->literal = e.literal;
+  c->name = e.name;
+  c->op = e.op;
+  c->test_only = e.test_only;
+  if (e.target != nullptr) c->target = CopyExpr(*e.target);
+  for (const auto& arg : e.args) c->args.push_back(CopyExpr(*arg));
+  c->macro = e.macro;
+  c->iter_var = e.iter_var;
+  return c;
+}
+
+// `X - column op D` over a time column, with X and D row-invariant (the usual "within
+// the last 30 days": now - last_purchase_time < duration("720h")), compiles as
+// `column op' X - D`, a column scan. Equivalent for every time a profile can hold (the
+// difference of two timestamps between years 1678 and 2262 is a valid duration).
+bool TimeDifference(const Expr& e, Node& node) {
+  const Expr& left = *e.args[0];
+  if (left.kind != Expr::Kind::kCall || left.op != Op::kSubtract) return false;
+  if (PathOf(*left.args[1]) != node.column) return false;
+  std::optional<Field> field = FieldByPath(node.column);
+  if (!field.has_value() || InfoOf(*field).storage != Storage::kTime) return false;
+  std::set<std::string> none;
+  if (!CollectColumns(*left.args[0], none) || !none.empty()) return false;
+  if (!CollectColumns(*e.args[1], none) || !none.empty()) return false;
+  // X - c op D  <=>  c op' X - D, with op' the mirrored operator.
+  node.owned_constant = Binary(Op::kSubtract, "_-_", CopyExpr(*left.args[0]), CopyExpr(*e.args[1]));
+  node.kind = Node::Kind::kCompare;
+  node.op = Mirror(e.op);
+  node.constant = node.owned_constant.get();
+  node.cost_class = 0;
+  return true;
 }
 
 std::shared_ptr<const Node> Build(const Expr& e) {
@@ -379,6 +432,7 @@ std::shared_ptr<const Node> Build(const Expr& e) {
       node->cost_class = 0;
       return node;
     }
+    if (TimeDifference(e, *node)) return node;
   }
   node->kind = Node::Kind::kColumn;
   node->cost_class = 1;
