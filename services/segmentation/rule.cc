@@ -439,14 +439,32 @@ std::shared_ptr<const Node> Build(const Expr& e) {
   return node;
 }
 
-// The value of `column` at `row`; nullopt for an absent trait.
-std::optional<cel::Value> Cell(const Table& table, absl::string_view column, Row row) {
+// A column resolved once per evaluation: a trait's column (null when no profile has the
+// trait) or a fixed field.
+struct ColumnRef {
+  bool is_trait = false;
+  const TraitColumn* trait = nullptr;
+  Field field = Field::kKind;
+};
+
+ColumnRef Resolve(const Table& table, absl::string_view column) {
+  ColumnRef ref;
   if (absl::StartsWith(column, kTraitsPrefix)) {
-    const TraitColumn* trait = table.Trait(column.substr(kTraitsPrefix.size()));
-    if (trait == nullptr) return std::nullopt;
-    return table.TraitValue(*trait, row);
+    ref.is_trait = true;
+    ref.trait = table.Trait(column.substr(kTraitsPrefix.size()));
+  } else {
+    ref.field = *FieldByPath(column);
   }
-  return table.CellValue(*FieldByPath(column), row);
+  return ref;
+}
+
+// The value of a column at `row`; nullopt for an absent trait.
+std::optional<cel::Value> Cell(const Table& table, const ColumnRef& ref, Row row) {
+  if (ref.is_trait) {
+    if (ref.trait == nullptr) return std::nullopt;
+    return table.TraitValue(*ref.trait, row);
+  }
+  return table.CellValue(ref.field, row);
 }
 
 // Memo key of a cell: values that are equal share a key, so an expression over one
@@ -461,16 +479,16 @@ struct CellKey {
   }
 };
 
-CellKey KeyOfCell(const Table& table, absl::string_view column, Row row) {
-  if (absl::StartsWith(column, kTraitsPrefix)) {
-    const TraitColumn* trait = table.Trait(column.substr(kTraitsPrefix.size()));
+CellKey KeyOfCell(const Table& table, const ColumnRef& ref, Row row) {
+  if (ref.is_trait) {
+    const TraitColumn* trait = ref.trait;
     uint8_t tag = trait == nullptr || row >= trait->tags.size() ? 0 : trait->tags[row];
     uint64_t bits = 0;
     if (tag == TraitColumn::kNumber) std::memcpy(&bits, &trait->numbers[row], sizeof bits);
     if (tag == TraitColumn::kCoded) bits = trait->codes[row];
     return {tag, bits};
   }
-  Field f = *FieldByPath(column);
+  Field f = ref.field;
   switch (InfoOf(f).storage) {
     case Storage::kEnum: return {1, table.EnumAt(f, row)};
     case Storage::kInt:
@@ -541,8 +559,9 @@ Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
   cel::Value k = cel::Evaluate(*node.constant, ctx.invariant);
   const Table& table = ctx.table;
   Op op = node.op;
+  ColumnRef ref = Resolve(table, node.column);
   auto generic = [&](Row row) {
-    std::optional<cel::Value> cell = Cell(table, node.column, row);
+    std::optional<cel::Value> cell = Cell(table, ref, row);
     SetTri(out, row, cell.has_value() ? CompareValues(*cell, op, k) : kError);
   };
   if (k.is_error()) return out;  // every row an error
@@ -623,13 +642,14 @@ Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
 
 Tri EvalColumn(const Node& node, const EvalContext& ctx, const Words& need) {
   Tri out(ctx.words);
+  ColumnRef ref = Resolve(ctx.table, node.column);
   absl::flat_hash_map<CellKey, TriValue> memo;
   ForEachRow(need, [&](Row row) {
-    CellKey key = KeyOfCell(ctx.table, node.column, row);
+    CellKey key = KeyOfCell(ctx.table, ref, row);
     auto [it, inserted] = memo.try_emplace(key, kError);
     if (inserted) {
       cel::Activation activation = ctx.invariant;
-      BindPath(activation, node.column, Cell(ctx.table, node.column, row));
+      BindPath(activation, node.column, Cell(ctx.table, ref, row));
       it->second = ToTri(cel::Evaluate(*node.expr, activation));
     }
     SetTri(out, row, it->second);
