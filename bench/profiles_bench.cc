@@ -68,6 +68,7 @@
 #include "libs/runtime/log.h"
 #include "libs/runtime/server.h"
 #include "libs/store/store.h"
+#include "bench/bench_util.h"
 #include "libs/testing/servers.h"
 #include "services/profiles/module.h"
 #include "services/profiles/profile_rules.h"
@@ -542,27 +543,7 @@ void RunAlternating(std::vector<Phase*> phases, const Options& options, const Pr
   }
 }
 
-// Calls fn(i) for every i in [0, n) from `threads` threads. The first error, if any.
-absl::Status ForEachIndex(int threads, int n, const std::function<absl::Status(int)>& fn) {
-  std::atomic<int> next{0};
-  absl::Mutex mu;
-  absl::Status first;
-  std::vector<std::thread> running;
-  for (int t = 0; t < threads; ++t) {
-    running.emplace_back([&] {
-      for (int i = next++; i < n; i = next++) {
-        absl::Status status = fn(i);
-        if (!status.ok()) {
-          absl::MutexLock lock(&mu);
-          if (first.ok()) first = status;
-          return;
-        }
-      }
-    });
-  }
-  for (std::thread& thread : running) thread.join();
-  return first;
-}
+using bench::ForEachIndex;
 
 // ---------------------------------------------------------------------------------------
 // Payloads

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/runtime/worker_pool.h"
 
@@ -37,6 +38,14 @@ std::string RequestIdOf(const grpc::ServerContextBase& context);
 
 // Work done by a handler; receives the RPC's deadline.
 using HandlerWork = std::function<absl::Status(absl::Time deadline)>;
+
+// Moves a successful result into the response message; the error otherwise.
+template <typename T>
+absl::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = std::move(*result);
+  return absl::OkStatus();
+}
 
 // Schedules `work` on env.pool and finishes the returned reactor with its status.
 // DEADLINE_EXCEEDED without running `work` if the deadline has already passed or the

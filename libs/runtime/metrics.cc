@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
@@ -41,13 +42,9 @@ class RpcMetrics : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      static const char* kCodes[] = {
-          "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-          "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-          "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-          "UNAUTHENTICATED"};
-      int code = methods->GetSendStatus().error_code();
-      std::string name = code >= 0 && code <= 16 ? kCodes[code] : absl::StrCat(code);
+      // gRPC and absl number their status codes alike.
+      std::string name = absl::StatusCodeToString(
+          static_cast<absl::StatusCode>(methods->GetSendStatus().error_code()));
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       registry_.Add("centric_rpc_requests_total", {{"grpc_method", method_}, {"grpc_code", name}});
       registry_.Observe("centric_rpc_duration_seconds", {{"grpc_method", method_}}, seconds);

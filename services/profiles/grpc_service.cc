@@ -1,24 +1,12 @@
 #include "services/profiles/grpc_service.h"
 
 namespace centric::profiles {
-namespace {
-
-// Moves a successful result into the response message.
-template <typename T>
-absl::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return result.status();
-  *response = std::move(*result);
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 // Each handler: one domain call on the worker pool, result moved into the response.
 #define CENTRIC_PROFILES_UNARY(Method, Request, Response)                                 \
   grpc::ServerUnaryReactor* ProfilesGrpcService::Method(                                  \
       grpc::CallbackServerContext* context, const Request* request, Response* response) { \
     return runtime::Unary(context, env_, [this, request, response](absl::Time deadline) { \
-      return Reply(service_.Method(*request, deadline), response);                        \
+      return runtime::Reply(service_.Method(*request, deadline), response);                        \
     });                                                                                   \
   }
 

@@ -366,15 +366,4 @@ absl::Status ToStatus(std::vector<FieldViolation> violations) {
   return runtime::InvalidArgument(std::move(violations));
 }
 
-std::string EtagOf(int64_t version) { return absl::StrCat("\"v", version, "\""); }
-
-int64_t VersionOfEtag(absl::string_view etag) {
-  int64_t version = 0;
-  if (!absl::ConsumePrefix(&etag, "\"v") || !absl::ConsumeSuffix(&etag, "\"") ||
-      !absl::SimpleAtoi(etag, &version) || version < 1) {
-    return -1;
-  }
-  return version;
-}
-
 }  // namespace centric::profiles

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "centric/profiles/v1/profiles.pb.h"
 #include "libs/runtime/errors.h"
+#include "libs/runtime/resource.h"
 
 namespace centric::profiles {
 
@@ -58,8 +59,8 @@ void CheckRequestId(absl::string_view request_id, absl::string_view field,
 absl::Status ToStatus(std::vector<FieldViolation> violations);
 
 // The etag of a version, and the reverse (-1 for a malformed etag).
-std::string EtagOf(int64_t version);
-int64_t VersionOfEtag(absl::string_view etag);
+using runtime::EtagOf;
+using runtime::VersionOfEtag;
 
 }  // namespace centric::profiles
 

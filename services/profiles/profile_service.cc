@@ -13,6 +13,7 @@
 #include "google/protobuf/any.pb.h"
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
+#include "libs/runtime/resource.h"
 #include "services/profiles/aggregates.h"
 #include "services/profiles/limits.h"
 #include "services/profiles/list_filter.h"
@@ -78,9 +79,7 @@ std::string Fingerprint(absl::string_view text) {
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) return runtime::InvalidField("page_size", "must not be negative");
-  if (requested == 0) return kDefaultPageSize;
-  return std::min(requested, kMaxPageSize);
+  return runtime::PageSize(requested, kDefaultPageSize, kMaxPageSize);
 }
 
 // Replaces one top-level mutable field of `to` with the value in `from`.

@@ -8,13 +8,6 @@
 namespace centric::segmentation {
 namespace {
 
-template <typename T>
-absl::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return result.status();
-  *response = std::move(*result);
-  return absl::OkStatus();
-}
-
 // Streams a segment's members chunk by chunk; each chunk is read from memory when the
 // previous one has been written, so a slow reader holds no more than one chunk.
 class MembersWriter final : public grpc::ServerWriteReactor<v1::ListSegmentMembersResponse> {
@@ -136,7 +129,7 @@ class ChangeWriter final : public grpc::ServerWriteReactor<v1::MembershipChange>
   grpc::ServerUnaryReactor* SegmentationGrpcService::Method(                              \
       grpc::CallbackServerContext* context, const Request* request, Response* response) { \
     return runtime::Unary(context, env_, [this, request, response](absl::Time) {          \
-      return Reply(service_.Method(*request), response);                                  \
+      return runtime::Reply(service_.Method(*request), response);                                  \
     });                                                                                   \
   }
 

@@ -14,6 +14,7 @@
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
 #include "libs/runtime/log.h"
+#include "libs/runtime/resource.h"
 #include "services/segmentation/rfm.h"
 
 namespace centric::segmentation {
@@ -29,16 +30,8 @@ constexpr size_t kMaxIdBytes = 63;
 // MembershipChanged events per outbox transaction.
 constexpr size_t kEventsPerTx = 500;
 
-std::string EtagOf(int64_t version) { return absl::StrCat("\"v", version, "\""); }
-
-int64_t VersionOfEtag(absl::string_view etag) {
-  int64_t version = 0;
-  if (!absl::ConsumePrefix(&etag, "\"v") || !absl::ConsumeSuffix(&etag, "\"") ||
-      !absl::SimpleAtoi(etag, &version) || version < 1) {
-    return -1;
-  }
-  return version;
-}
+using runtime::EtagOf;
+using runtime::VersionOfEtag;
 
 bool ValidId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxIdBytes || !absl::ascii_islower(id[0])) return false;
@@ -74,9 +67,7 @@ absl::StatusOr<std::string> PageCursor(absl::string_view token, absl::string_vie
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) return runtime::InvalidField("page_size", "must not be negative");
-  if (requested == 0) return kDefaultPageSize;
-  return std::min<int>(requested, kMaxPageSize);
+  return runtime::PageSize(requested, kDefaultPageSize, kMaxPageSize);
 }
 
 void CheckBytes(std::vector<runtime::FieldViolation>& out, const std::string& field,

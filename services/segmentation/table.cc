@@ -285,31 +285,45 @@ void Table::ClearTrait(TraitColumn& column, Row row) {
   column.tags[row] = TraitColumn::kAbsent;
 }
 
-void Table::SetTrait(const std::string& key, Row row, const google::protobuf::Value& value) {
+bool Table::SetTrait(const std::string& key, Row row, const google::protobuf::Value& value) {
   TraitColumn& column = traits_[key];
-  ClearTrait(column, row);
   Row rows = row_count();
   if (column.tags.size() <= row) column.tags.resize(std::max<size_t>(rows, row + 1));
+  uint8_t old_tag = column.tags[row];
+  uint8_t tag = TraitColumn::kNull;
+  double number = 0;
+  uint32_t code = 0;
   switch (value.kind_case()) {
     case google::protobuf::Value::kBoolValue:
-      column.tags[row] = value.bool_value() ? TraitColumn::kTrue : TraitColumn::kFalse;
-      return;
+      tag = value.bool_value() ? TraitColumn::kTrue : TraitColumn::kFalse;
+      break;
     case google::protobuf::Value::kNumberValue:
-      column.tags[row] = TraitColumn::kNumber;
-      if (column.numbers.size() <= row) column.numbers.resize(std::max<size_t>(rows, row + 1));
-      column.numbers[row] = value.number_value();
-      return;
+      tag = TraitColumn::kNumber;
+      number = value.number_value();
+      break;
     case google::protobuf::Value::kStringValue:
     case google::protobuf::Value::kListValue:
     case google::protobuf::Value::kStructValue:
-      column.tags[row] = TraitColumn::kCoded;
-      if (column.codes.size() <= row) column.codes.resize(std::max<size_t>(rows, row + 1));
-      column.codes[row] = dict_.Acquire(FromJson(value));
-      return;
+      tag = TraitColumn::kCoded;
+      // Acquired before the old value is released, so an unchanged value keeps its code.
+      code = dict_.Acquire(FromJson(value));
+      break;
     default:
-      column.tags[row] = TraitColumn::kNull;
-      return;
+      break;
   }
+  bool changed = tag != old_tag ||
+                 (tag == TraitColumn::kNumber && column.numbers[row] != number) ||
+                 (tag == TraitColumn::kCoded && column.codes[row] != code);
+  ClearTrait(column, row);
+  column.tags[row] = tag;
+  if (tag == TraitColumn::kNumber) {
+    if (column.numbers.size() <= row) column.numbers.resize(std::max<size_t>(rows, row + 1));
+    column.numbers[row] = number;
+  } else if (tag == TraitColumn::kCoded) {
+    if (column.codes.size() <= row) column.codes.resize(std::max<size_t>(rows, row + 1));
+    column.codes[row] = code;
+  }
+  return changed;
 }
 
 std::optional<Table::Change> Table::Upsert(const profiles::v1::Profile& profile) {
@@ -384,13 +398,7 @@ std::optional<Table::Change> Table::Upsert(const profiles::v1::Profile& profile)
     }
   }
   for (const auto& [key, value] : profile.traits()) {
-    std::optional<cel::Value> before;
-    if (const TraitColumn* column = Trait(key)) before = TraitValue(*column, row);
-    SetTrait(key, row, value);
-    std::optional<cel::Value> after = TraitValue(traits_.find(key)->second, row);
-    bool same = before.has_value() && after.has_value() &&
-                KeyOf(*before) == KeyOf(*after) && before->kind() == after->kind();
-    if (!same) change.paths.insert(absl::StrCat(kTraitsPrefix, key));
+    if (SetTrait(key, row, value)) change.paths.insert(absl::StrCat(kTraitsPrefix, key));
   }
   return change;
 }

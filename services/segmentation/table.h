@@ -179,7 +179,8 @@ class Table {
   void SetDouble(Field f, Row row, double value);
   void SetCode(Field f, Row row, const cel::Value& value);
   void ClearRow(Row row);
-  void SetTrait(const std::string& key, Row row, const google::protobuf::Value& value);
+  // Stores one trait value; true when it differs from the row's previous one.
+  bool SetTrait(const std::string& key, Row row, const google::protobuf::Value& value);
   void ClearTrait(TraitColumn& column, Row row);
   Row AddRow(absl::string_view id);
 
