@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image with every Centric binary: centricd, centric-profiles, centric-segmentation.
+# One image with every Centric binary: centricd, centric-profiles, centric-segmentation,
+# centric-feedback.
 #   docker build -t centric/centric:dev .
 # Kubernetes picks the binary with the container's args (k8s/base/*/deployment.yaml), so
 # the image sets CMD, not ENTRYPOINT.
@@ -14,7 +15,7 @@ COPY . .
 ARG CENTRIC_JOBS=2
 RUN --mount=type=cache,target=/root/.cache/ccache \
     CENTRIC_JOBS=${CENTRIC_JOBS} ./scripts/build.sh \
-      --target centricd centric-profiles centric-segmentation
+      --target centricd centric-profiles centric-segmentation centric-feedback
 
 # --- runtime: the shared libraries the binaries load, and the binaries -------------------
 FROM debian:bookworm-slim AS runtime
@@ -36,10 +37,10 @@ RUN apt-get update \
       libgcc-s1 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/centricd /src/build/bin/centric-profiles \
-     /src/build/bin/centric-segmentation /usr/local/bin/
+     /src/build/bin/centric-segmentation /src/build/bin/centric-feedback /usr/local/bin/
 # Fail the build if a shared library is missing.
 RUN ! ldd /usr/local/bin/centricd /usr/local/bin/centric-profiles \
-        /usr/local/bin/centric-segmentation | grep 'not found'
+        /usr/local/bin/centric-segmentation /usr/local/bin/centric-feedback | grep 'not found'
 # centricd's default SQLite store is relative to the working directory.
 RUN install -d -o 65532 -g 65532 /var/lib/centric
 WORKDIR /var/lib/centric

@@ -1,5 +1,7 @@
 #include "libs/app/app.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <thread>
 
@@ -63,6 +65,12 @@ class MetricsEndpoint {
 };
 
 }  // namespace
+
+std::string ConsumerName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return absl::StrCat(host, "-", getpid());
+}
 
 absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime::Config& config,
                                                                    Mode mode) {

@@ -62,6 +62,10 @@ class Module {
 
 using ModuleFactory = std::function<std::unique_ptr<Module>(Infrastructure&)>;
 
+// This process's consumer name within an event consumer group
+// (events::SubscribeOptions::consumer): "<host name>-<pid>", the pod name in Kubernetes.
+std::string ConsumerName();
+
 // main() of every binary: config from argv and environment, infrastructure, modules,
 // server; health SERVING once every module started; SIGTERM drains and exits 0.
 // Returns the process exit code (2 for bad configuration, 1 for start-up failures).

@@ -43,7 +43,9 @@ store::Migration OutboxMigration(int64_t version, absl::string_view service) {
           service)};
 }
 
-absl::Status AppendToOutbox(store::Tx& tx, absl::string_view service, const Event& event) {
+namespace {
+
+absl::StatusOr<store::Params> OutboxRow(const Event& event) {
   for (const auto& [name, value] :
        {std::pair<absl::string_view, const std::string*>{"id", &event.id()},
         {"type", &event.type()},
@@ -59,12 +61,30 @@ absl::Status AppendToOutbox(store::Tx& tx, absl::string_view service, const Even
   if (!event.SerializeToString(&payload)) {
     return absl::InternalError(absl::StrCat("cannot serialise event ", event.id()));
   }
-  absl::StatusOr<int64_t> changed =
-      tx.Exec(absl::StrCat("INSERT INTO ", OutboxTable(service),
-                           " (event_id, topic, payload, created_at) VALUES ($1, $2, $3, $4)"),
-              {event.id(), event.source(), store::Blob{std::move(payload)},
-               absl::ToUnixMicros(absl::Now())});
-  return changed.status();
+  return store::Params{event.id(), event.source(), store::Blob{std::move(payload)},
+                       absl::ToUnixMicros(absl::Now())};
+}
+
+}  // namespace
+
+absl::Status AppendToOutbox(store::Tx& tx, absl::string_view service, const Event& event) {
+  return AppendAllToOutbox(tx, service, {event});
+}
+
+absl::Status AppendAllToOutbox(store::Tx& tx, absl::string_view service,
+                               const std::vector<Event>& events) {
+  std::vector<store::Params> rows;
+  rows.reserve(events.size());
+  for (const Event& event : events) {
+    auto row = OutboxRow(event);
+    if (!row.ok()) return row.status();
+    rows.push_back(std::move(*row));
+  }
+  return store::InsertMany(tx,
+                           absl::StrCat("INSERT INTO ", OutboxTable(service),
+                                        " (event_id, topic, payload, created_at) VALUES"),
+                           rows)
+      .status();
 }
 
 absl::StatusOr<int64_t> OutboxBacklog(store::Database& db, absl::string_view service) {

@@ -31,6 +31,10 @@ store::Migration OutboxMigration(int64_t version, absl::string_view service);
 // source and subject set. Errors: INVALID_ARGUMENT (missing field), store errors.
 absl::Status AppendToOutbox(store::Tx& tx, absl::string_view service, const Event& event);
 
+// Writes several events with few statements (store::InsertMany), in order.
+absl::Status AppendAllToOutbox(store::Tx& tx, absl::string_view service,
+                               const std::vector<Event>& events);
+
 // Number of events written but not yet relayed.
 absl::StatusOr<int64_t> OutboxBacklog(store::Database& db, absl::string_view service);
 

@@ -69,6 +69,9 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
           "--refresh-interval: \"", value, "\" must be a duration of at least 1s, e.g. 60s"));
     }
     config.refresh_interval = d;
+  } else if (name == "themes-file") {
+    if (value.empty()) return absl::InvalidArgumentError("--themes-file: must name a file");
+    config.themes_file = std::string(value);
   } else if (name == "workers") {
     int n = 0;
     if (!absl::SimpleAtoi(value, &n) || n < 1 || n > 1024) {
@@ -93,7 +96,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       {"CENTRIC_DRAIN_TIMEOUT", "drain-timeout"}, {"CENTRIC_WORKERS", "workers"},
       {"CENTRIC_PROFILES_TARGET", "profiles-target"},
       {"CENTRIC_METRICS_LISTEN", "metrics-listen"},
-      {"CENTRIC_REFRESH_INTERVAL", "refresh-interval"}};
+      {"CENTRIC_REFRESH_INTERVAL", "refresh-interval"},
+      {"CENTRIC_THEMES_FILE", "themes-file"}};
   for (const auto& [var, flag] : kEnv) {
     auto it = env.find(var);
     if (it == env.end() || it->second.empty()) continue;
@@ -143,9 +147,10 @@ std::string ConfigUsage(const std::string& program) {
       " [--listen=HOST:PORT] [--database-url=URL] [--redis-url=URL] [--bus-url=URL]\n"
       "       [--no-cache] [--drain-timeout=DURATION] [--workers=N]\n"
       "       [--profiles-target=TARGET] [--refresh-interval=DURATION] [--metrics-listen=HOST:PORT]\n"
+      "       [--themes-file=PATH]\n"
       "Environment: CENTRIC_LISTEN, CENTRIC_DATABASE_URL, CENTRIC_REDIS_URL, CENTRIC_BUS_URL,\n"
       "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_PROFILES_TARGET, CENTRIC_REFRESH_INTERVAL,\n"
-      "CENTRIC_METRICS_LISTEN,\n"
+      "CENTRIC_METRICS_LISTEN, CENTRIC_THEMES_FILE,\n"
       "CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
 }
 

@@ -44,6 +44,9 @@ struct Config {
   std::string profiles_target;
   std::string metrics_listen;
   absl::Duration refresh_interval = absl::Seconds(60);
+  // Feedback: the theme taxonomy (format of services/feedback/text/data/themes.tsv);
+  // empty means the built-in one.
+  std::string themes_file;
 };
 
 // Parses argv (argv[0] skipped) over `env`. Errors: INVALID_ARGUMENT naming the flag or

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -20,10 +24,79 @@ int64_t VersionOfEtag(absl::string_view etag) {
   return version;
 }
 
+absl::StatusOr<int64_t> CheckEtag(const std::string& etag, const std::string& current_etag) {
+  if (!etag.empty() && VersionOfEtag(etag) < 0) {
+    return InvalidField("etag", "is not an etag returned by this service");
+  }
+  if (!etag.empty() && etag != current_etag) {
+    return Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
+                 absl::StrCat("etag ", etag, " is stale; the resource is at ", current_etag,
+                              "; read it and retry"));
+  }
+  return VersionOfEtag(current_etag);
+}
+
 absl::StatusOr<int> PageSize(int32_t requested, int default_size, int max_size) {
   if (requested < 0) return InvalidField("page_size", "must not be negative");
   if (requested == 0) return default_size;
   return std::min<int>(requested, max_size);
+}
+
+bool ValidId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxIdBytes || !absl::ascii_islower(id[0])) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
+  });
+}
+
+absl::StatusOr<std::string> IdOfName(absl::string_view field, absl::string_view name,
+                                     absl::string_view collection) {
+  absl::string_view id = name;
+  if (!absl::ConsumePrefix(&id, absl::StrCat(collection, "/")) || !ValidId(id)) {
+    return InvalidField(
+        field, absl::StrCat("must be \"", collection, "/{id}\" with an id of 1 to 63 bytes of "
+                            "[a-z0-9-] starting with a letter, got \"", name, "\""));
+  }
+  return std::string(id);
+}
+
+std::string PageToken(absl::string_view kind, absl::string_view last) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kind, "|", last));
+}
+
+absl::StatusOr<std::string> PageCursor(absl::string_view token, absl::string_view kind) {
+  std::string raw;
+  absl::string_view rest;
+  if (absl::WebSafeBase64Unescape(token, &raw)) {
+    rest = raw;
+    if (absl::ConsumePrefix(&rest, absl::StrCat(kind, "|"))) return std::string(rest);
+  }
+  return InvalidField("page_token", "is not a token returned by this method");
+}
+
+void CheckBytes(std::vector<FieldViolation>& out, const std::string& field,
+                const std::string& value, size_t min, size_t max) {
+  if (value.size() < min || value.size() > max) {
+    out.push_back({field, min > 0 ? absl::StrCat("must be ", min, " to ", max, " bytes, got ",
+                                                 value.size())
+                                  : absl::StrCat("must be at most ", max, " bytes, got ",
+                                                 value.size())});
+  }
+}
+
+bool ValidTeam(absl::string_view team) {
+  return !team.empty() && team.size() <= kMaxOwnerTeamBytes &&
+         std::all_of(team.begin(), team.end(), [](char c) {
+           return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
+         });
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixMicros(google::protobuf::util::TimeUtil::TimestampToMicroseconds(ts));
 }
 
 }  // namespace centric::runtime

@@ -1,12 +1,18 @@
-// API conventions every service shares for its resources: etags and page sizes.
+// API conventions every service shares for its resources: ids and names, etags, page
+// sizes and tokens, byte limits, owner teams and timestamps.
 #ifndef CENTRIC_LIBS_RUNTIME_RESOURCE_H_
 #define CENTRIC_LIBS_RUNTIME_RESOURCE_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include <google/protobuf/timestamp.pb.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "libs/runtime/errors.h"
 
 namespace centric::runtime {
 
@@ -15,9 +21,38 @@ std::string EtagOf(int64_t version);
 // The version an etag names, or -1 when it is not an etag of ours.
 int64_t VersionOfEtag(absl::string_view etag);
 
+// The version of `current_etag` when `etag` is empty or equal to it. Errors:
+// INVALID_ARGUMENT on etag (not an etag of ours), ABORTED with reason ETAG_MISMATCH
+// (stale: read again and retry).
+absl::StatusOr<int64_t> CheckEtag(const std::string& etag, const std::string& current_etag);
+
 // A request's page_size: 0 means `default_size`, larger than `max_size` is capped.
 // Errors: INVALID_ARGUMENT on page_size when negative.
 absl::StatusOr<int> PageSize(int32_t requested, int default_size, int max_size);
+
+// A resource id: 1 to 63 bytes of [a-z0-9-] starting with a letter.
+inline constexpr size_t kMaxIdBytes = 63;
+bool ValidId(absl::string_view id);
+
+// "{collection}/{id}" -> id. Errors: INVALID_ARGUMENT naming `field` and the expected form.
+absl::StatusOr<std::string> IdOfName(absl::string_view field, absl::string_view name,
+                                     absl::string_view collection);
+
+// An opaque page token resuming after `last` in a listing of `kind`, and its inverse.
+// Errors: INVALID_ARGUMENT on page_token when the token is not one of `kind`.
+std::string PageToken(absl::string_view kind, absl::string_view last);
+absl::StatusOr<std::string> PageCursor(absl::string_view token, absl::string_view kind);
+
+// Adds a violation for `field` when `value` is not min..max bytes long.
+void CheckBytes(std::vector<FieldViolation>& out, const std::string& field,
+                const std::string& value, size_t min, size_t max);
+
+// An owning team: 1 to 64 bytes of [a-z0-9-].
+inline constexpr size_t kMaxOwnerTeamBytes = 64;
+bool ValidTeam(absl::string_view team);
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 
 }  // namespace centric::runtime
 

@@ -221,4 +221,44 @@ absl::Status Migrate(Database& db, absl::string_view service,
   return absl::OkStatus();
 }
 
+absl::StatusOr<Rows> InsertMany(Tx& tx, absl::string_view head, const std::vector<Params>& rows,
+                                absl::string_view tail) {
+  Rows out;
+  if (rows.empty()) return out;
+  const size_t width = rows[0].size();
+  const bool returning = absl::StrContains(tail, "RETURNING");
+  size_t next = 0;
+  while (next < rows.size()) {
+    size_t left = rows.size() - next;
+    size_t chunk = 256;
+    while (chunk > left) chunk /= 2;
+    std::string sql(head);
+    Params params;
+    params.reserve(chunk * width);
+    for (size_t r = 0; r < chunk; ++r) {
+      const Params& row = rows[next + r];
+      if (row.size() != width) {
+        return absl::InvalidArgumentError(absl::StrCat("InsertMany: row ", next + r, " has ",
+                                                       row.size(), " values, row 0 has ", width));
+      }
+      absl::StrAppend(&sql, r == 0 ? " (" : ", (");
+      for (size_t c = 0; c < width; ++c) {
+        absl::StrAppend(&sql, c == 0 ? "$" : ", $", params.size() + 1);
+        params.push_back(row[c]);
+      }
+      absl::StrAppend(&sql, ")");
+    }
+    if (!tail.empty()) absl::StrAppend(&sql, " ", tail);
+    if (returning) {
+      auto result = tx.Query(sql, params);
+      if (!result.ok()) return result.status();
+      for (Row& row : *result) out.push_back(std::move(row));
+    } else if (auto result = tx.Exec(sql, params); !result.ok()) {
+      return result.status();
+    }
+    next += chunk;
+  }
+  return out;
+}
+
 }  // namespace centric::store

@@ -159,6 +159,16 @@ struct Migration {
 absl::Status Migrate(Database& db, absl::string_view service,
                      const std::vector<Migration>& migrations);
 
+// Writes many rows with few statements: `head` is the statement up to VALUES (e.g.
+// "INSERT INTO t (a, b) VALUES"), each entry of `rows` holds one row's values (all of
+// the same length), `tail` follows the values (e.g. "ON CONFLICT (a) DO NOTHING" or
+// "... RETURNING a"). Rows go in chunks of 256 and then powers of two, so a table sees
+// at most 9 distinct statements whatever the row count (each is prepared once per
+// connection). Returns the rows RETURNING produced, in chunk order. A tail with ON
+// CONFLICT DO UPDATE must not meet one key twice in `rows` (PostgreSQL refuses it).
+absl::StatusOr<Rows> InsertMany(Tx& tx, absl::string_view head, const std::vector<Params>& rows,
+                                absl::string_view tail = "");
+
 // Expands the {{...}} placeholders of a migration for `backend`.
 std::string ExpandPortableSql(absl::string_view sql, Backend backend);
 

@@ -4,12 +4,14 @@
 #include "libs/app/app.h"
 #include "libs/runtime/log.h"
 #include "services/centricd/demo.h"
+#include "services/feedback/module.h"
 #include "services/profiles/module.h"
 #include "services/segmentation/module.h"
 
 int main(int argc, char** argv) {
   return centric::app::Main(
-      argc, argv, centric::app::Mode::kEmbedded, {centric::profiles::NewProfilesModule, centric::segmentation::NewSegmentationModule},
+      argc, argv, centric::app::Mode::kEmbedded, {centric::profiles::NewProfilesModule, centric::segmentation::NewSegmentationModule,
+       centric::feedback::NewFeedbackModule},
       [](const centric::runtime::Server& server, centric::app::Infrastructure& infra) {
         if (!infra.config.demo) return;
         if (absl::Status s = centric::demo::RunProfilesDemo(server.address()); !s.ok()) {

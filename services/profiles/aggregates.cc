@@ -8,11 +8,29 @@ namespace centric::profiles {
 namespace {
 
 namespace v1 = ::centric::profiles::v1;
+namespace ev = ::centric::events::v1;
 using google::protobuf::Timestamp;
 
 bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
 }
+
+bool SameTime(const Timestamp& a, const Timestamp& b) {
+  return a.seconds() == b.seconds() && a.nanos() == b.nanos();
+}
+
+// One answer (NPS or CSAT): the latest by time among the summaries that hold one.
+struct LatestAnswer {
+  bool present = false;
+  int32_t score = 0;
+  Timestamp time;
+  void Offer(bool has_score, int32_t offered_score, const Timestamp& offered_time) {
+    if (!has_score || (present && !Before(time, offered_time))) return;
+    present = true;
+    score = offered_score;
+    time = offered_time;
+  }
+};
 
 }  // namespace
 
@@ -68,6 +86,41 @@ v1::Aggregates ComputeAggregates(std::vector<v1::Interaction> interactions) {
   v1::Aggregates aggregates;
   for (const v1::Interaction& interaction : interactions) ApplyInteraction(interaction, aggregates);
   return aggregates;
+}
+
+bool SetFeedback(const std::vector<ev::FeedbackSummary>& summaries, v1::Aggregates& aggregates) {
+  LatestAnswer nps;
+  LatestAnswer csat;
+  int64_t open_follow_ups = 0;
+  for (const ev::FeedbackSummary& summary : summaries) {
+    nps.Offer(summary.has_last_nps_score(), summary.last_nps_score(), summary.last_nps_time());
+    csat.Offer(summary.has_last_csat_score(), summary.last_csat_score(), summary.last_csat_time());
+    open_follow_ups += summary.open_follow_ups();
+  }
+  const bool changed =
+      nps.present != aggregates.has_last_nps_score() ||
+      (nps.present && (nps.score != aggregates.last_nps_score() ||
+                       !SameTime(nps.time, aggregates.last_nps_time()))) ||
+      csat.present != aggregates.has_last_csat_score() ||
+      (csat.present && (csat.score != aggregates.last_csat_score() ||
+                        !SameTime(csat.time, aggregates.last_csat_time()))) ||
+      open_follow_ups != aggregates.open_follow_ups();
+  if (nps.present) {
+    aggregates.set_last_nps_score(nps.score);
+    *aggregates.mutable_last_nps_time() = nps.time;
+  } else {
+    aggregates.clear_last_nps_score();
+    aggregates.clear_last_nps_time();
+  }
+  if (csat.present) {
+    aggregates.set_last_csat_score(csat.score);
+    *aggregates.mutable_last_csat_time() = csat.time;
+  } else {
+    aggregates.clear_last_csat_score();
+    aggregates.clear_last_csat_time();
+  }
+  aggregates.set_open_follow_ups(open_follow_ups);
+  return changed;
 }
 
 }  // namespace centric::profiles

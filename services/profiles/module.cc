@@ -23,6 +23,12 @@ absl::Status ProfilesModule::Start(runtime::Server& server) {
   deps.ids = infra_.ids.get();
   deps.after_commit = [relay = relay_.get()] { relay->Wake(); };
   service_ = std::make_unique<ProfileService>(std::move(deps));
+  // Feedback figures of the aggregates (last NPS and CSAT answers, open follow-ups).
+  feedback_subscription_ = infra_.bus->Subscribe(
+      {.topic = "feedback", .group = "profiles", .consumer = app::ConsumerName()},
+      [service = service_.get()](const events::Event& event) {
+        return service->HandleFeedbackEvent(event);
+      });
   grpc_ = std::make_unique<ProfilesGrpcService>(*service_, *infra_.pool);
   server.AddService(grpc_.get(), kProfilesServiceName);
   purger_ = std::thread([this] {
@@ -37,6 +43,7 @@ absl::Status ProfilesModule::Start(runtime::Server& server) {
 }
 
 void ProfilesModule::Stop() {
+  feedback_subscription_.reset();
   if (!stopping_.HasBeenNotified()) stopping_.Notify();
   if (purger_.joinable()) purger_.join();
   if (relay_ != nullptr) relay_->Stop();

@@ -18,7 +18,8 @@ class ProfilesModule : public app::Module {
   explicit ProfilesModule(app::Infrastructure& infra);
   ~ProfilesModule() override;
   // Migrates the profiles schema, starts the outbox relay and the hourly purge of old
-  // request ids, registers centric.profiles.v1.Profiles.
+  // request ids, subscribes to the Feedback service's events (topic "feedback", group
+  // "profiles"), registers centric.profiles.v1.Profiles.
   absl::Status Start(runtime::Server& server) override;
   void Stop() override;
 
@@ -29,6 +30,7 @@ class ProfilesModule : public app::Module {
   std::unique_ptr<events::OutboxRelay> relay_;
   std::unique_ptr<ProfileService> service_;
   std::unique_ptr<ProfilesGrpcService> grpc_;
+  std::unique_ptr<events::Subscription> feedback_subscription_;
   absl::Notification stopping_;
   std::thread purger_;
 };

@@ -361,6 +361,30 @@ void CheckRequestId(absl::string_view request_id, absl::string_view field,
   }
 }
 
+void CheckFeedbackSummary(const centric::events::v1::FeedbackSummary& summary,
+                          absl::string_view field, std::vector<FieldViolation>& violations) {
+  if (summary.version() < 1) {
+    Add(violations, Path(field, "version"),
+        absl::StrCat("must be at least 1, got ", summary.version()));
+  }
+  if (summary.has_last_nps_score() &&
+      (summary.last_nps_score() < 0 || summary.last_nps_score() > 10)) {
+    Add(violations, Path(field, "last_nps_score"),
+        absl::StrCat("must be 0 to 10, got ", summary.last_nps_score()));
+  }
+  if (summary.has_last_csat_score() &&
+      (summary.last_csat_score() < 1 || summary.last_csat_score() > 5)) {
+    Add(violations, Path(field, "last_csat_score"),
+        absl::StrCat("must be 1 to 5, got ", summary.last_csat_score()));
+  }
+  CheckTimestamp(summary.last_nps_time(), Path(field, "last_nps_time"), violations);
+  CheckTimestamp(summary.last_csat_time(), Path(field, "last_csat_time"), violations);
+  if (summary.open_follow_ups() < 0) {
+    Add(violations, Path(field, "open_follow_ups"),
+        absl::StrCat("must not be negative, got ", summary.open_follow_ups()));
+  }
+}
+
 absl::Status ToStatus(std::vector<FieldViolation> violations) {
   if (violations.empty()) return absl::OkStatus();
   return runtime::InvalidArgument(std::move(violations));

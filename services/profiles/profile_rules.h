@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "centric/events/v1/events.pb.h"
 #include "centric/profiles/v1/profiles.pb.h"
 #include "libs/runtime/errors.h"
 #include "libs/runtime/resource.h"
@@ -50,6 +51,12 @@ std::string TraitJson(const google::protobuf::Value& value);
 // ahead).
 void NormalizeInteraction(v1::Interaction& interaction, absl::string_view field, absl::Time now,
                           std::vector<FieldViolation>& violations);
+
+// Checks the FeedbackSummary of a Feedback service event before it is applied: version
+// >= 1, last_nps_score 0-10 and last_csat_score 1-5 when present, valid times,
+// open_follow_ups >= 0. `field` is the path prefix, e.g. "profile_feedback".
+void CheckFeedbackSummary(const centric::events::v1::FeedbackSummary& summary,
+                          absl::string_view field, std::vector<FieldViolation>& violations);
 
 // Checks a request_id (optional; at most 128 bytes of printable ASCII).
 void CheckRequestId(absl::string_view request_id, absl::string_view field,

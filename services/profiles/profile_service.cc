@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/any.pb.h"
+#include "libs/events/idempotent_consumer.h"
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
+#include "libs/runtime/log.h"
 #include "libs/runtime/resource.h"
 #include "services/profiles/aggregates.h"
 #include "services/profiles/limits.h"
@@ -103,6 +105,17 @@ void CopyField(const std::string& field, const v1::Profile& from, v1::Profile& t
 
 void SetOutputFields(v1::Profile& profile) { profile.set_etag(EtagOf(profile.version())); }
 
+// The ids whose feedback summaries make up `profile`'s feedback figures: its own and
+// those of every name merged into it.
+std::vector<std::string> FeedbackIds(const v1::Profile& profile) {
+  std::vector<std::string> ids = {*ParseProfileName(profile.name(), "name")};
+  for (const std::string& name : profile.merged_profiles()) {
+    auto id = ParseProfileName(name, "merged_profiles");
+    if (id.ok()) ids.push_back(*id);
+  }
+  return ids;
+}
+
 }  // namespace
 
 ProfileService::ProfileService(Deps deps) : deps_(std::move(deps)), read_through_(*deps_.cache) {}
@@ -116,11 +129,20 @@ google::protobuf::Timestamp ProfileService::NowProto() {
 }
 
 absl::Status ProfileService::Write(const TxWork& work, absl::Time deadline, int attempts) {
+  return Retry(
+      [&](AfterCommit& after) {
+        return deps_.db->Transact([&](store::Tx& tx) { return work(tx, after); },
+                                  {.deadline = deadline});
+      },
+      attempts);
+}
+
+absl::Status ProfileService::Retry(const std::function<absl::Status(AfterCommit&)>& transaction,
+                                   int attempts) {
   absl::Status status;
   for (int attempt = 0; attempt < attempts; ++attempt) {
     AfterCommit after;
-    status = deps_.db->Transact([&](store::Tx& tx) { return work(tx, after); },
-                                {.deadline = deadline});
+    status = transaction(after);
     if (status.ok()) {
       for (const auto& [id, version] : after.invalidations) {
         deps_.cache->Invalidate(CacheKey(id), version);
@@ -582,6 +604,7 @@ absl::Status ProfileService::EraseInTx(store::Tx& tx, AfterCommit& after, const 
     }
   }
   if (absl::Status s = DeleteDependentRows(tx, target); !s.ok()) return s;
+  if (absl::Status s = DeleteFeedbackSummaries(tx, FeedbackIds(current)); !s.ok()) return s;
   StoredProfile tombstone;
   v1::Profile& t = tombstone.profile;
   t.set_name(current.name());
@@ -788,6 +811,11 @@ absl::StatusOr<v1::Profile> ProfileService::MergeProfiles(const v1::MergeProfile
         auto timeline = WholeTimeline(tx, *survivor_id);
         if (!timeline.ok()) return timeline.status();
         *next.profile.mutable_aggregates() = ComputeAggregates(std::move(*timeline));
+        // The feedback figures do not come from interactions: they combine the summaries
+        // of the survivor and of every name now merged into it.
+        auto summaries = LoadFeedbackSummaries(tx, FeedbackIds(next.profile));
+        if (!summaries.ok()) return summaries.status();
+        SetFeedback(*summaries, *next.profile.mutable_aggregates());
         next.profile.set_version(survivor->profile.version() + 1);
         *next.profile.mutable_update_time() = NowProto();
         if (absl::Status s = profiles::UpdateProfile(tx, next, survivor->profile.version()); !s.ok()) {
@@ -944,6 +972,78 @@ absl::StatusOr<v1::ExportProfileResponse> ProfileService::ExportProfile(
   if (!status.ok()) return status;
   SetOutputFields(*response.mutable_profile());
   return response;
+}
+
+// ---------------------------------------------------------------------------------------
+// Feedback events
+
+absl::Status ProfileService::HandleFeedbackEvent(const ev::Event& event) {
+  const google::protobuf::Any& payload = event.payload();
+  ev::ResponseReceived response;
+  ev::FollowUpChanged follow_up;
+  const std::string* profile = nullptr;
+  const ev::FeedbackSummary* summary = nullptr;
+  bool unpacked = false;
+  if (payload.Is<ev::ResponseReceived>()) {
+    unpacked = payload.UnpackTo(&response);
+    profile = &response.profile();
+    summary = &response.profile_feedback();
+  } else if (payload.Is<ev::FollowUpChanged>()) {
+    unpacked = payload.UnpackTo(&follow_up);
+    profile = &follow_up.profile();
+    summary = &follow_up.profile_feedback();
+  } else {
+    return absl::OkStatus();  // not an event Profiles uses
+  }
+  std::vector<FieldViolation> violations;
+  auto id = ParseProfileName(*profile, "profile");
+  if (!id.ok()) violations = runtime::FieldViolations(id.status());
+  CheckFeedbackSummary(*summary, "profile_feedback", violations);
+  if (absl::Status s = ToStatus(std::move(violations)); !unpacked || !s.ok()) {
+    // Redelivery cannot make it applicable: acknowledge, and leave a trace.
+    runtime::LogError("feedback_event_ignored",
+                      {{"event_id", event.id()},
+                       {"type", event.type()},
+                       {"error", unpacked ? std::string(s.message()) : "undecodable payload"}});
+    return absl::OkStatus();
+  }
+  // The handler is built per attempt so that its effect fills this attempt's AfterCommit
+  // (cache invalidation and relay wake-up once the transaction committed).
+  return Retry([&](AfterCommit& after) {
+    return events::IdempotentHandler(*deps_.db, kService,
+                                     [&](store::Tx& tx, const ev::Event&) {
+                                       return ApplyFeedbackInTx(tx, after, *id, *summary);
+                                     })(event);
+  });
+}
+
+absl::Status ProfileService::ApplyFeedbackInTx(store::Tx& tx, AfterCommit& after,
+                                               const std::string& id,
+                                               const ev::FeedbackSummary& summary) {
+  auto row = ResolveInTx(tx, id);
+  // Unknown, erased, or merged into a profile since erased: nothing to hold it.
+  if (row.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+  if (!row.ok()) return row.status();
+  auto stored = StoreFeedbackSummary(tx, id, summary);
+  if (!stored.ok()) return stored.status();
+  if (!*stored) return absl::OkStatus();  // the stored summary is as new or newer
+  auto summaries = LoadFeedbackSummaries(tx, FeedbackIds(row->profile));
+  if (!summaries.ok()) return summaries.status();
+  StoredProfile next = *row;
+  v1::Profile& p = next.profile;
+  if (!SetFeedback(*summaries, *p.mutable_aggregates())) return absl::OkStatus();
+  p.set_version(row->profile.version() + 1);
+  *p.mutable_update_time() = NowProto();
+  if (absl::Status s = profiles::UpdateProfile(tx, next, row->profile.version()); !s.ok()) {
+    return s;
+  }
+  ev::ProfileChanged changed;
+  changed.set_profile(p.name());
+  changed.add_changed_paths("aggregates");
+  changed.set_version(p.version());
+  if (absl::Status s = Emit(tx, after, p.name(), changed); !s.ok()) return s;
+  after.invalidations.emplace_back(*ParseProfileName(p.name(), "name"), p.version());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ProfileService::PurgeExpiredRequests() {

@@ -15,6 +15,7 @@
 #include "centric/profiles/v1/profiles_service.pb.h"
 #include "libs/cache/cache.h"
 #include "libs/cache/read_through.h"
+#include "libs/events/bus.h"
 #include "libs/runtime/clock.h"
 #include "libs/store/store.h"
 #include "services/profiles/profile_store.h"
@@ -61,6 +62,19 @@ class ProfileService {
   absl::StatusOr<v1::EraseProfileResponse> EraseProfile(
       const v1::EraseProfileRequest& request, absl::Time deadline = absl::InfiniteFuture());
 
+  // Consumes one event of the Feedback service (topic "feedback"; the module subscribes
+  // with group "profiles"). ResponseReceived and FollowUpChanged carry the FeedbackSummary
+  // of their profile name: it is stored if its version is higher than the one stored for
+  // that name, and the feedback figures of the profile's aggregates (of the survivor, for
+  // a merged name) are set from it and the summaries of the names merged into the same
+  // profile (SetFeedback in aggregates.h). When a figure changes that is a profile change:
+  // version + 1, update_time, ProfileChanged with changed_paths ["aggregates"] through the
+  // outbox, cache invalidated. Each event id applies once (events::IdempotentHandler).
+  // Other event types, unknown and erased profiles, and malformed events (logged) are
+  // acknowledged with OK: no redelivery can change them. Errors: store errors (the bus
+  // delivers the event again).
+  absl::Status HandleFeedbackEvent(const events::Event& event);
+
   // Forgets request ids older than 24 hours. Called periodically by the binary.
   absl::StatusOr<int64_t> PurgeExpiredRequests();
 
@@ -78,6 +92,9 @@ class ProfileService {
   // Runs `work` in a transaction, retrying ABORTED up to `attempts` times, then applies
   // the AfterCommit actions.
   absl::Status Write(const TxWork& work, absl::Time deadline, int attempts = 5);
+  // The same for any `transaction` (one store transaction that fills the AfterCommit).
+  absl::Status Retry(const std::function<absl::Status(AfterCommit&)>& transaction,
+                     int attempts = 5);
   absl::Status Emit(store::Tx& tx, AfterCommit& after, absl::string_view subject,
                     const google::protobuf::Message& payload);
 
@@ -98,6 +115,10 @@ class ProfileService {
                          absl::string_view reason, bool is_delete, int64_t expected_version);
   absl::StatusOr<std::vector<v1::Interaction>> WholeTimeline(store::Tx& tx,
                                                              const std::string& id);
+  // Stores `summary` for profile `id` and sets the feedback figures of the profile it
+  // resolves to (see HandleFeedbackEvent).
+  absl::Status ApplyFeedbackInTx(store::Tx& tx, AfterCommit& after, const std::string& id,
+                                 const events::v1::FeedbackSummary& summary);
   google::protobuf::Timestamp NowProto();
 
   Deps deps_;

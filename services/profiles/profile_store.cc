@@ -41,6 +41,13 @@ absl::StatusOr<int64_t> InsertRows(store::Tx& tx, absl::string_view table,
   return tx.Exec(sql, params);
 }
 
+// "$1, $2, ..., $<count>".
+std::string Placeholders(size_t count) {
+  std::string out;
+  for (size_t i = 1; i <= count; ++i) absl::StrAppend(&out, i == 1 ? "$" : ", $", i);
+  return out;
+}
+
 }  // namespace
 
 std::vector<store::Migration> ProfilesMigrations() {
@@ -93,6 +100,13 @@ CREATE TABLE profiles_requests (
 CREATE INDEX profiles_requests_time ON profiles_requests (create_time)
 )sql"},
       events::OutboxMigration(2, "profiles"),
+      {3, "feedback summaries per profile", R"sql(
+CREATE TABLE profiles_feedback (
+  profile_id TEXT PRIMARY KEY,
+  version BIGINT NOT NULL,
+  data {{BLOB}} NOT NULL
+)
+)sql"},
   };
 }
 
@@ -370,6 +384,41 @@ absl::Status ReassignInteractions(store::Tx& tx, absl::string_view from_id,
 absl::Status RepointMerged(store::Tx& tx, absl::string_view from_id, absl::string_view to_id) {
   return tx.Exec("UPDATE profiles_profiles SET merged_into = $1 WHERE merged_into = $2",
                  {std::string(to_id), std::string(from_id)})
+      .status();
+}
+
+absl::StatusOr<bool> StoreFeedbackSummary(store::Tx& tx, absl::string_view id,
+                                          const centric::events::v1::FeedbackSummary& summary) {
+  auto stored = tx.Exec(
+      "INSERT INTO profiles_feedback (profile_id, version, data) VALUES ($1, $2, $3)"
+      " ON CONFLICT (profile_id) DO UPDATE SET version = excluded.version, data = excluded.data"
+      " WHERE profiles_feedback.version < excluded.version",
+      {std::string(id), summary.version(), Blob{summary.SerializeAsString()}});
+  if (!stored.ok()) return stored.status();
+  return *stored > 0;
+}
+
+absl::StatusOr<std::vector<centric::events::v1::FeedbackSummary>> LoadFeedbackSummaries(
+    store::Tx& tx, const std::vector<std::string>& ids) {
+  std::vector<centric::events::v1::FeedbackSummary> out;
+  if (ids.empty()) return out;
+  auto rows = tx.Query(absl::StrCat("SELECT data FROM profiles_feedback WHERE profile_id IN (",
+                                    Placeholders(ids.size()), ") ORDER BY profile_id"),
+                       Params(ids.begin(), ids.end()));
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : *rows) {
+    if (!out.emplace_back().ParseFromString(row.GetString(0))) {
+      return absl::DataLossError("stored feedback summary is corrupt");
+    }
+  }
+  return out;
+}
+
+absl::Status DeleteFeedbackSummaries(store::Tx& tx, const std::vector<std::string>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  return tx.Exec(absl::StrCat("DELETE FROM profiles_feedback WHERE profile_id IN (",
+                              Placeholders(ids.size()), ")"),
+                 Params(ids.begin(), ids.end()))
       .status();
 }
 

@@ -9,6 +9,9 @@
 //   profiles_memberships   account id → member person id
 //   profiles_interactions  one row per event id, with its profile and time
 //   profiles_requests      request_id → profile id, for idempotent create and merge
+//   profiles_feedback      profile id → the Feedback service's latest FeedbackSummary of
+//                          that profile name and its version (kept for merged names too:
+//                          a survivor's feedback figures combine them)
 #ifndef CENTRIC_SERVICES_PROFILES_PROFILE_STORE_H_
 #define CENTRIC_SERVICES_PROFILES_PROFILE_STORE_H_
 
@@ -19,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "centric/events/v1/events.pb.h"
 #include "centric/profiles/v1/profiles.pb.h"
 #include "libs/store/store.h"
 #include "services/profiles/list_filter.h"
@@ -103,6 +107,16 @@ absl::Status ReassignInteractions(store::Tx& tx, absl::string_view from_id,
                                   absl::string_view to_id);
 // Re-points MERGED rows whose merged_into is `from_id` to `to_id`, so chains stay flat.
 absl::Status RepointMerged(store::Tx& tx, absl::string_view from_id, absl::string_view to_id);
+
+// Stores `summary` as the latest feedback summary of profile `id` unless one with the
+// same or a higher version is stored already. Returns whether it was stored.
+absl::StatusOr<bool> StoreFeedbackSummary(store::Tx& tx, absl::string_view id,
+                                          const centric::events::v1::FeedbackSummary& summary);
+// The feedback summaries stored for `ids` (at most one each), in id order.
+absl::StatusOr<std::vector<centric::events::v1::FeedbackSummary>> LoadFeedbackSummaries(
+    store::Tx& tx, const std::vector<std::string>& ids);
+// Removes the feedback summaries of `ids` (erasure).
+absl::Status DeleteFeedbackSummaries(store::Tx& tx, const std::vector<std::string>& ids);
 
 // The profile id stored for a request id, if any.
 absl::StatusOr<std::optional<std::string>> FindRequest(store::Tx& tx, absl::string_view request_id);

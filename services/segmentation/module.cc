@@ -1,24 +1,11 @@
 #include "services/segmentation/module.h"
 
-#include <unistd.h>
-
 #include <grpcpp/grpcpp.h>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/runtime/log.h"
 
 namespace centric::segmentation {
-namespace {
-
-// This replica's consumer name in the "segmentation" group (the pod name in Kubernetes).
-std::string ConsumerName() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return absl::StrCat(host, "-", getpid());
-}
-
-}  // namespace
 
 SegmentationModule::SegmentationModule(app::Infrastructure& infra, bool standalone)
     : infra_(infra), standalone_(standalone) {}
@@ -83,7 +70,7 @@ void SegmentationModule::Serving(const runtime::Server& server) {
   // Subscribe before loading: events from now on are queued, and the load covers
   // everything earlier.
   subscription_ = infra_.bus->Subscribe(
-      {.topic = "profiles", .group = "segmentation", .consumer = ConsumerName()},
+      {.topic = "profiles", .group = "segmentation", .consumer = app::ConsumerName()},
       [sync = sync_.get()](const events::Event& event) { return sync->HandleEvent(event); });
   sync_->Start();
   runtime::LogInfo("segmentation_loading", {{"profiles_target", target}});

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/profile_cel/profile_cel.h"
 
 namespace centric::segmentation {
 namespace {
@@ -24,62 +25,22 @@ constexpr absl::string_view kTraitsPrefix = "profile.traits.";
 
 cel::ObjectType::Field Plain(cel::TypePtr type) { return {std::move(type), false, std::nullopt}; }
 
-cel::ObjectType::Field Time() {
-  return {Type::Of(TK::kTimestamp), false, cel::Value::Timestamp(absl::UnixEpoch())};
-}
-
 struct Schema {
-  cel::ObjectType interaction_counts{"profile.aggregates.interaction_counts", {}};
-  cel::ObjectType aggregates{"profile.aggregates", {}};
-  cel::ObjectType consents{"profile.consents", {}};
-  cel::ObjectType profile{"profile", {}};
-  cel::ObjectType persona_profile{"profile", {}};
   cel::ObjectType rfm{"rfm", {}};
   cel::Declarations segment;
   cel::Declarations persona;
 
   Schema() {
-    for (const std::string& c : ChannelNames()) {
-      interaction_counts.fields[c] = Plain(Type::Of(TK::kInt));
-    }
-    aggregates.fields = {
-        {"first_seen_time", Time()},
-        {"last_seen_time", Time()},
-        {"last_purchase_time", Time()},
-        {"interaction_count", Plain(Type::Of(TK::kInt))},
-        {"order_count", Plain(Type::Of(TK::kInt))},
-        {"revenue_total", Plain(Type::Of(TK::kDouble))},
-        {"open_support_tickets", Plain(Type::Of(TK::kInt))},
-        {"interaction_counts", Plain(Type::Object(&interaction_counts))},
-    };
-    for (const std::string& p : ConsentPurposeNames()) consents.fields[p] = Plain(Type::Of(TK::kInt));
-    profile.fields = {
-        {"kind", Plain(Type::Of(TK::kInt))},
-        {"consents", Plain(Type::Object(&consents))},
-        {"preferred_channels", Plain(Type::List(Type::Of(TK::kString), 9))},
-        {"persona", Plain(Type::Of(TK::kString))},
-        {"create_time", Time()},
-        {"aggregates", Plain(Type::Object(&aggregates))},
-        // At most 200 traits of at most 4 KiB each (profiles/limits.h).
-        {"traits", Plain(Type::Map(Type::Of(TK::kString), Type::Dyn(), 200))},
-    };
-    persona_profile.fields = profile.fields;
-    persona_profile.fields.erase("persona");
     rfm.fields = {{"r", Plain(Type::Of(TK::kInt))},
                   {"f", Plain(Type::Of(TK::kInt))},
                   {"m", Plain(Type::Of(TK::kInt))}};
     for (cel::Declarations* d : {&segment, &persona}) {
       d->AddVariable("rfm", Type::Object(&rfm));
       d->AddVariable("now", Type::Of(TK::kTimestamp));
-      d->AddConstant("UNSPECIFIED", cel::Value::Int(0));
-      d->AddConstant("GRANTED", cel::Value::Int(1));
-      d->AddConstant("DENIED", cel::Value::Int(2));
-      d->AddConstant("REVOKED", cel::Value::Int(3));
-      d->AddConstant("PERSON", cel::Value::Int(1));
-      d->AddConstant("ACCOUNT", cel::Value::Int(2));
+      profile_cel::AddProfileConstants(*d);
     }
-    segment.AddVariable("profile", Type::Object(&profile));
-    persona.AddVariable("profile", Type::Object(&persona_profile));
+    segment.AddVariable("profile", Type::Object(&profile_cel::ProfileType(true)));
+    persona.AddVariable("profile", Type::Object(&profile_cel::ProfileType(false)));
   }
 };
 
@@ -490,7 +451,8 @@ CellKey KeyOfCell(const Table& table, const ColumnRef& ref, Row row) {
   }
   Field f = ref.field;
   switch (InfoOf(f).storage) {
-    case Storage::kEnum: return {1, table.EnumAt(f, row)};
+    case Storage::kEnum:
+    case Storage::kScore: return {1, table.EnumAt(f, row)};
     case Storage::kInt:
     case Storage::kTime: return {1, static_cast<uint64_t>(table.IntAt(f, row))};
     case Storage::kDouble: {
@@ -592,16 +554,19 @@ Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
   }
   Field f = *FieldByPath(node.column);
   Storage storage = InfoOf(f).storage;
-  bool int_fast = k.kind() == cel::Value::Kind::kInt &&
-                  (storage == Storage::kEnum || storage == Storage::kInt);
-  bool double_fast = k.kind() == cel::Value::Kind::kDouble &&
-                     (storage == Storage::kDouble || storage == Storage::kEnum);
+  bool byte_cells = storage == Storage::kEnum || storage == Storage::kScore;
+  bool int_fast = k.kind() == cel::Value::Kind::kInt && (byte_cells || storage == Storage::kInt);
+  bool double_fast =
+      k.kind() == cel::Value::Kind::kDouble && (storage == Storage::kDouble || byte_cells);
   bool time_fast = k.kind() == cel::Value::Kind::kTimestamp && storage == Storage::kTime;
-  if (storage == Storage::kEnum && (int_fast || double_fast)) {
+  if (byte_cells && (int_fast || double_fast)) {
     const std::vector<uint8_t>& col = table.EnumColumn(f);
-    // Decide each of the 256 possible values once.
+    // Decide each of the 256 possible cells once.
     TriValue by_value[256];
-    for (int v = 0; v < 256; ++v) by_value[v] = CompareValues(cel::Value::Int(v), op, k);
+    for (int v = 0; v < 256; ++v) {
+      int64_t value = storage == Storage::kScore ? ScoreOfCell(static_cast<uint8_t>(v)) : v;
+      by_value[v] = CompareValues(cel::Value::Int(value), op, k);
+    }
     Row rows = static_cast<Row>(col.size());
     FillWords(out, need, ctx.table.row_count(), [&](Row row) -> int8_t {
       return by_value[row < rows ? col[row] : 0];

@@ -26,74 +26,21 @@ namespace pv1 = profiles::v1;
 constexpr char kService[] = "segmentation";
 constexpr DefinitionKind kSegments{"segment", "segments", "SEGMENT", "segment_id", kMaxSegments};
 constexpr DefinitionKind kPersonas{"persona", "personas", "PERSONA", "persona_id", kMaxPersonas};
-constexpr size_t kMaxIdBytes = 63;
 // MembershipChanged events per outbox transaction.
 constexpr size_t kEventsPerTx = 500;
 
 using runtime::EtagOf;
 using runtime::VersionOfEtag;
 
-bool ValidId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxIdBytes || !absl::ascii_islower(id[0])) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
-  });
-}
+using runtime::CheckBytes;
+using runtime::IdOfName;
+using runtime::PageCursor;
+using runtime::PageToken;
+using runtime::ValidId;
+using runtime::ValidTeam;
 
-// "segments/{id}" -> id, with the field named in the error.
-absl::StatusOr<std::string> IdOfName(absl::string_view field, absl::string_view name,
-                                     absl::string_view collection) {
-  absl::string_view id = name;
-  if (!absl::ConsumePrefix(&id, absl::StrCat(collection, "/")) || !ValidId(id)) {
-    return runtime::InvalidField(
-        field, absl::StrCat("must be \"", collection, "/{id}\" with an id of 1 to 63 bytes of "
-                            "[a-z0-9-] starting with a letter, got \"", name, "\""));
-  }
-  return std::string(id);
-}
-
-std::string PageToken(absl::string_view kind, absl::string_view last) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kind, "|", last));
-}
-
-absl::StatusOr<std::string> PageCursor(absl::string_view token, absl::string_view kind) {
-  std::string raw;
-  absl::string_view rest;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    rest = raw;
-    if (absl::ConsumePrefix(&rest, absl::StrCat(kind, "|"))) return std::string(rest);
-  }
-  return runtime::InvalidField("page_token", "is not a token returned by this method");
-}
-
-absl::StatusOr<int> PageSize(int32_t requested) {
-  return runtime::PageSize(requested, kDefaultPageSize, kMaxPageSize);
-}
-
-void CheckBytes(std::vector<runtime::FieldViolation>& out, const std::string& field,
-                const std::string& value, size_t min, size_t max) {
-  if (value.size() < min || value.size() > max) {
-    out.push_back({field, min > 0 ? absl::StrCat("must be ", min, " to ", max, " bytes, got ",
-                                                 value.size())
-                                  : absl::StrCat("must be at most ", max, " bytes, got ",
-                                                 value.size())});
-  }
-}
-
-bool ValidTeam(const std::string& team) {
-  return !team.empty() && team.size() <= kMaxOwnerTeamBytes &&
-         std::all_of(team.begin(), team.end(), [](char c) {
-           return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
-         });
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(ts));
-}
+google::protobuf::Timestamp ToProto(absl::Time t) { return runtime::ToTimestamp(t); }
+absl::Time FromProto(const google::protobuf::Timestamp& ts) { return runtime::FromTimestamp(ts); }
 
 // Stored form: the resource without output-only fields that are computed on read.
 std::string Serialize(const google::protobuf::Message& m) { return m.SerializeAsString(); }
@@ -101,13 +48,13 @@ std::string Serialize(const google::protobuf::Message& m) { return m.SerializeAs
 }  // namespace
 
 std::vector<store::Migration> SegmentationMigrations() {
-  std::vector<store::Migration> migrations = DefinitionMigrations();
+  std::vector<store::Migration> migrations = {store::DefinitionMigration(1, kService)};
   migrations.push_back(events::OutboxMigration(2, kService));
   return migrations;
 }
 
 SegmentationService::SegmentationService(Deps deps)
-    : deps_(std::move(deps)), store_(*deps_.db) {}
+    : deps_(std::move(deps)), store_(*deps_.db, kService) {}
 
 absl::Status SegmentationService::Load() {
   auto segments = store_.All(kSegments);
@@ -170,32 +117,12 @@ absl::StatusOr<v1::Persona> SegmentationService::ReadPersona(const std::string& 
 absl::StatusOr<std::string> SegmentationService::ListPage(
     const DefinitionKind& kind, int32_t page_size, const std::string& page_token,
     const std::function<void(const StoredDefinition&)>& add) {
-  auto size = PageSize(page_size);
-  if (!size.ok()) return size.status();
-  std::string after;
-  if (!page_token.empty()) {
-    auto cursor = PageCursor(page_token, kind.collection);
-    if (!cursor.ok()) return cursor.status();
-    after = *cursor;
-  }
-  auto page = store_.Page(kind, after, *size + 1);
-  if (!page.ok()) return page.status();
-  for (size_t i = 0; i < page->size() && static_cast<int>(i) < *size; ++i) add((*page)[i]);
-  if (static_cast<int>(page->size()) <= *size) return std::string();
-  return PageToken(kind.collection, (*page)[*size - 1].id);
+  return store_.ListPage(kind, page_size, page_token, kDefaultPageSize, kMaxPageSize, add);
 }
 
 absl::StatusOr<int64_t> SegmentationService::CheckEtag(const std::string& etag,
                                                         const std::string& current) {
-  if (!etag.empty() && VersionOfEtag(etag) < 0) {
-    return runtime::InvalidField("etag", "is not an etag returned by this service");
-  }
-  if (!etag.empty() && etag != current) {
-    return runtime::Error(absl::StatusCode::kAborted, "ETAG_MISMATCH",
-                          absl::StrCat("etag ", etag, " is stale; the resource is at ", current,
-                                       "; read it and retry"));
-  }
-  return VersionOfEtag(current);
+  return runtime::CheckEtag(etag, current);
 }
 
 // ---- Segments -----------------------------------------------------------------------

@@ -16,7 +16,7 @@
 #include "centric/segmentation/v1/segmentation_service.pb.h"
 #include "libs/runtime/clock.h"
 #include "libs/store/store.h"
-#include "services/segmentation/definition_store.h"
+#include "libs/store/definition_store.h"
 #include "services/segmentation/engine.h"
 
 namespace centric::segmentation {
@@ -39,6 +39,10 @@ inline constexpr int kMinOverlapSegments = 2;
 inline constexpr int kMaxOverlapSegments = 10;
 
 std::vector<store::Migration> SegmentationMigrations();
+
+using store::DefinitionKind;
+using store::DefinitionStore;
+using store::StoredDefinition;
 
 class SegmentationService {
  public:

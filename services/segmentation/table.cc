@@ -21,32 +21,6 @@ int64_t MicrosOf(const google::protobuf::Timestamp& ts) {
   return TimeUtil::TimestampToMicroseconds(ts);
 }
 
-cel::Value FromJson(const google::protobuf::Value& v) {
-  switch (v.kind_case()) {
-    case google::protobuf::Value::kBoolValue:
-      return cel::Value::Bool(v.bool_value());
-    case google::protobuf::Value::kNumberValue:
-      return cel::Value::Double(v.number_value());
-    case google::protobuf::Value::kStringValue:
-      return cel::Value::String(v.string_value());
-    case google::protobuf::Value::kListValue: {
-      cel::ValueList list;
-      for (const auto& e : v.list_value().values()) list.push_back(FromJson(e));
-      return cel::Value::List(std::move(list));
-    }
-    case google::protobuf::Value::kStructValue: {
-      // Sorted keys, so equal structs intern to one code.
-      std::map<std::string, const google::protobuf::Value*> sorted;
-      for (const auto& [k, e] : v.struct_value().fields()) sorted[k] = &e;
-      cel::ValueMap map;
-      for (const auto& [k, e] : sorted) map.emplace_back(cel::Value::String(k), FromJson(*e));
-      return cel::Value::Map(std::move(map));
-    }
-    default:
-      return cel::Value::Null();
-  }
-}
-
 // Dictionary key: kind-tagged so "1" the string and [1] the list differ.
 std::string KeyOf(const cel::Value& v) {
   if (v.kind() == cel::Value::Kind::kString) return absl::StrCat("s", v.string_value());
@@ -90,6 +64,11 @@ const std::vector<FieldInfo>& BuildFields() {
       {Field::kOrderCount, "profile.aggregates.order_count", Storage::kInt},
       {Field::kRevenueTotal, "profile.aggregates.revenue_total", Storage::kDouble},
       {Field::kOpenSupportTickets, "profile.aggregates.open_support_tickets", Storage::kInt},
+      {Field::kLastNpsScore, "profile.aggregates.last_nps_score", Storage::kScore},
+      {Field::kLastNpsTime, "profile.aggregates.last_nps_time", Storage::kTime},
+      {Field::kLastCsatScore, "profile.aggregates.last_csat_score", Storage::kScore},
+      {Field::kLastCsatTime, "profile.aggregates.last_csat_time", Storage::kTime},
+      {Field::kOpenFollowUps, "profile.aggregates.open_follow_ups", Storage::kInt},
       {Field::kChannelWeb, "profile.aggregates.interaction_counts.web", Storage::kInt},
       {Field::kChannelEmail, "profile.aggregates.interaction_counts.email", Storage::kInt},
       {Field::kChannelPhone, "profile.aggregates.interaction_counts.phone", Storage::kInt},
@@ -188,6 +167,11 @@ size_t ValueDictionary::MemoryBytes() const {
   return bytes;
 }
 
+uint8_t ScoreCell(bool present, int64_t score) {
+  if (!present) return 0;
+  return static_cast<uint8_t>(std::clamp<int64_t>(score, 0, 254) + 1);
+}
+
 const std::vector<FieldInfo>& Fields() { return BuildFields(); }
 
 const FieldInfo& InfoOf(Field field) { return Fields()[static_cast<size_t>(field)]; }
@@ -197,18 +181,6 @@ std::optional<Field> FieldByPath(absl::string_view path) {
     if (path == info.path) return info.field;
   }
   return std::nullopt;
-}
-
-const std::vector<std::string>& ChannelNames() {
-  static const auto* names = new std::vector<std::string>{
-      "web", "email", "phone", "branch", "support", "billing", "mobile_app", "sms", "social"};
-  return *names;
-}
-
-const std::vector<std::string>& ConsentPurposeNames() {
-  static const auto* names = new std::vector<std::string>{
-      "marketing_email", "marketing_sms", "personalization", "analytics", "profiling"};
-  return *names;
 }
 
 size_t Table::IdHash::operator()(Row row) const { return (*this)(table->IdOf(row)); }
@@ -306,7 +278,7 @@ bool Table::SetTrait(const std::string& key, Row row, const google::protobuf::Va
     case google::protobuf::Value::kStructValue:
       tag = TraitColumn::kCoded;
       // Acquired before the old value is released, so an unchanged value keeps its code.
-      code = dict_.Acquire(FromJson(value));
+      code = dict_.Acquire(profile_cel::JsonToValue(value));
       break;
     default:
       break;
@@ -381,6 +353,11 @@ std::optional<Table::Change> Table::Upsert(const profiles::v1::Profile& profile)
   }
   SetDouble(Field::kRevenueTotal, row, agg.revenue_total());
   set_int(Field::kOpenSupportTickets, agg.open_support_tickets());
+  set_enum(Field::kLastNpsScore, ScoreCell(agg.has_last_nps_score(), agg.last_nps_score()));
+  set_int(Field::kLastNpsTime, MicrosOf(agg.last_nps_time()));
+  set_enum(Field::kLastCsatScore, ScoreCell(agg.has_last_csat_score(), agg.last_csat_score()));
+  set_int(Field::kLastCsatTime, MicrosOf(agg.last_csat_time()));
+  set_int(Field::kOpenFollowUps, agg.open_follow_ups());
   int64_t per_channel[9] = {};
   for (const auto& cc : agg.interaction_counts()) {
     if (cc.channel() >= 1 && cc.channel() <= 9) per_channel[cc.channel() - 1] = cc.count();
@@ -407,6 +384,7 @@ void Table::ClearRow(Row row) {
   for (const FieldInfo& info : Fields()) {
     switch (info.storage) {
       case Storage::kEnum:
+      case Storage::kScore:
         SetEnum(info.field, row, 0);
         break;
       case Storage::kInt:
@@ -438,6 +416,8 @@ std::optional<cel::Value> Table::CellValue(Field f, Row row) const {
   switch (info.storage) {
     case Storage::kEnum:
       return cel::Value::Int(EnumAt(f, row));
+    case Storage::kScore:
+      return cel::Value::Int(ScoreOfCell(EnumAt(f, row)));
     case Storage::kInt:
       return cel::Value::Int(IntAt(f, row));
     case Storage::kDouble:

@@ -1,7 +1,8 @@
 // The segmentation engine's in-memory columnar copy of the segmentable fields of every
 // profile: one row per profile, one column per field a rule can read (rule_schema.h),
-// values stored compactly (1-byte enums, 4-byte dictionary codes for strings and lists,
-// 8-byte numbers and times, columns allocated on their first non-default value).
+// values stored compactly (1-byte enums and survey scores, 4-byte dictionary codes for
+// strings and lists, 8-byte numbers and times, columns allocated on their first
+// non-default value).
 //
 // Not thread-safe; the engine serialises access.
 #ifndef CENTRIC_SERVICES_SEGMENTATION_TABLE_H_
@@ -21,6 +22,7 @@
 #include "absl/time/time.h"
 #include "centric/profiles/v1/profiles.pb.h"
 #include "libs/cel/value.h"
+#include "libs/profile_cel/profile_cel.h"
 
 namespace centric::segmentation {
 
@@ -54,7 +56,13 @@ enum class Storage : uint8_t {
   kDouble,  // double (revenue)
   kTime,    // int64 microseconds since the epoch; 0 = unset, read as timestamp(0)
   kCode,    // uint32 dictionary code (a string or a list of strings; 0 = empty)
+  kScore,   // uint8 survey score (NPS, CSAT): 0 = none, read as -1; otherwise score + 1
 };
+
+// A kScore cell and back. Scores are 0-10 (NPS) and 1-5 (CSAT); the Profiles service
+// refuses others, and anything outside 0-254 would be clamped into it.
+uint8_t ScoreCell(bool present, int64_t score);
+inline int64_t ScoreOfCell(uint8_t cell) { return cell == 0 ? -1 : int64_t{cell} - 1; }
 
 // The fixed (non-trait) columns.
 enum class Field : uint8_t {
@@ -74,6 +82,11 @@ enum class Field : uint8_t {
   kOrderCount,
   kRevenueTotal,
   kOpenSupportTickets,
+  kLastNpsScore,
+  kLastNpsTime,
+  kLastCsatScore,
+  kLastCsatTime,
+  kOpenFollowUps,
   kChannelWeb,  // interaction_counts.<channel>, 9 columns in Channel enum order
   kChannelEmail,
   kChannelPhone,
@@ -99,10 +112,8 @@ const std::vector<FieldInfo>& Fields();
 const FieldInfo& InfoOf(Field field);
 std::optional<Field> FieldByPath(absl::string_view path);
 
-// Lower-case channel names as rules see them ("web", "email", ..., "social").
-const std::vector<std::string>& ChannelNames();
-// The names of the five consent purposes ("marketing_email", ...), ConsentPurpose order.
-const std::vector<std::string>& ConsentPurposeNames();
+using profile_cel::ChannelNames;
+using profile_cel::ConsentPurposeNames;
 
 // A column of one trait ("profile.traits.<key>"): a tag per row and, allocated on first
 // use, a number or a dictionary code per row.

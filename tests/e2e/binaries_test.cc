@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "centric/feedback/v1/feedback_service.grpc.pb.h"
 #include "centric/profiles/v1/profiles_service.grpc.pb.h"
 #include "centric/segmentation/v1/segmentation_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -203,6 +204,82 @@ void ExerciseSegmentation(const std::string& profiles_address,
   }));
 }
 
+// A detractor's answer opens a follow-up for the support team with a 48-hour SLA, and
+// the profile learns its last NPS score through the feedback events.
+void ExerciseFeedback(const std::string& profiles_address, const std::string& feedback_address) {
+  namespace fv1 = ::centric::feedback::v1;
+  auto profiles =
+      v1::Profiles::NewStub(grpc::CreateChannel(profiles_address, grpc::InsecureChannelCredentials()));
+  auto feedback = fv1::Feedback::NewStub(
+      grpc::CreateChannel(feedback_address, grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext context;
+    v1::CreateProfileRequest request;
+    request.set_profile_id("fb-e2e");
+    request.mutable_profile()->set_kind(v1::PROFILE_KIND_PERSON);
+    v1::Profile out;
+    grpc::Status status = profiles->CreateProfile(&context, request, &out);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    fv1::CreateSurveyRequest request;
+    request.set_survey_id("nps-after-purchase");
+    request.mutable_survey()->set_display_name("NPS after purchase");
+    request.mutable_survey()->set_kind(fv1::SURVEY_KIND_NPS);
+    request.mutable_survey()->set_question("How likely are you to recommend us?");
+    request.mutable_survey()->set_owner_team("cx");
+    fv1::Survey out;
+    grpc::Status status = feedback->CreateSurvey(&context, request, &out);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    fv1::CreateFollowUpPolicyRequest request;
+    request.set_policy_id("detractors");
+    request.mutable_policy()->set_display_name("Call back detractors");
+    request.mutable_policy()->set_rule("response.category == DETRACTOR");
+    request.mutable_policy()->set_owner_team("support");
+    request.mutable_policy()->mutable_first_contact_sla()->set_seconds(48 * 3600);
+    fv1::FollowUpPolicy out;
+    grpc::Status status = feedback->CreateFollowUpPolicy(&context, request, &out);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  fv1::Response response;
+  {
+    grpc::ClientContext context;
+    fv1::SubmitResponseRequest request;
+    request.set_parent("surveys/nps-after-purchase");
+    request.mutable_response()->set_profile("profiles/fb-e2e");
+    request.mutable_response()->set_score(3);
+    request.mutable_response()->set_comment("Delivery was late and nobody answered my emails");
+    grpc::Status status = feedback->SubmitResponse(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(response.category(), fv1::CATEGORY_DETRACTOR);
+  ASSERT_FALSE(response.follow_up().empty());
+  grpc::ClientContext context;
+  fv1::ListFollowUpsRequest list;
+  list.set_owner_team("support");
+  list.set_state(fv1::FOLLOW_UP_STATE_OPEN);
+  fv1::ListFollowUpsResponse listed;
+  grpc::Status status = feedback->ListFollowUps(&context, list, &listed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(listed.follow_ups_size(), 1);
+  const fv1::FollowUp& f = listed.follow_ups(0);
+  EXPECT_EQ(f.response(), response.name());
+  EXPECT_EQ(f.first_contact_due_time().seconds() - f.open_time().seconds(), 48 * 3600);
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext get_context;
+    v1::GetProfileRequest get;
+    get.set_name("profiles/fb-e2e");
+    v1::Profile p;
+    return profiles->GetProfile(&get_context, get, &p).ok() &&
+           p.aggregates().has_last_nps_score() && p.aggregates().last_nps_score() == 3 &&
+           p.aggregates().open_follow_ups() == 1;
+  }));
+}
+
 void StopGracefully(Running& running) {
   int status = running.process->Signal(SIGTERM, absl::Seconds(10));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -230,6 +307,7 @@ TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   ASSERT_TRUE(WaitServing(centricd.address));
   ExerciseProfiles(centricd.address);
   ExerciseSegmentation(centricd.address, centricd.address);
+  ExerciseFeedback(centricd.address, centricd.address);
 
   // Prometheus metrics of what just ran.
   std::string metrics_address = FromLog(centricd.log, "metrics_listening");
@@ -241,7 +319,7 @@ TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   ASSERT_TRUE(response) << "no answer from " << metrics_address;
   EXPECT_EQ(response->status, 200);
   const std::string& text = response->body;
-  EXPECT_NE(text.find("centric_rpc_requests_total{grpc_method=\"/centric.profiles.v1.Profiles/CreateProfile\",grpc_code=\"OK\"} 2"),
+  EXPECT_NE(text.find("centric_rpc_requests_total{grpc_method=\"/centric.profiles.v1.Profiles/CreateProfile\",grpc_code=\"OK\"} 3"),
             std::string::npos) << text;
   EXPECT_NE(text.find("centric_rpc_requests_total{grpc_method=\"/centric.profiles.v1.Profiles/GetProfile\",grpc_code=\"NOT_FOUND\"} "),
             std::string::npos) << text;
@@ -252,6 +330,10 @@ TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   EXPECT_NE(text.find("centric_segmentation_ready 1"), std::string::npos) << text;
   EXPECT_NE(text.find("centric_outbox_backlog{service=\"profiles\"}"), std::string::npos) << text;
   EXPECT_NE(text.find("centric_cache_hits_total 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("centric_feedback_follow_ups_open{team=\"support\"} 1"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("centric_feedback_follow_ups_breaching{team=\"support\"} 0"),
+            std::string::npos) << text;
   StopGracefully(centricd);
 }
 
@@ -291,6 +373,29 @@ TEST(BinariesTest, CentricSegmentationFollowsCentricProfilesThroughRedisStreams)
   ASSERT_TRUE(WaitServing(segmentation.address));
   ExerciseSegmentation(profiles.address, segmentation.address);
   StopGracefully(segmentation);
+  StopGracefully(profiles);
+}
+
+TEST(BinariesTest, CentricFeedbackFollowsCentricProfilesThroughRedisStreams) {
+  auto postgres = testing::PostgresServer::Start();
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  auto redis = testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  auto feedback_db = (*postgres)->CreateDatabase("feedback");
+  ASSERT_TRUE(feedback_db.ok()) << feedback_db.status();
+  testing::TempDir dir;
+  std::string redis_url = absl::StrCat("CENTRIC_REDIS_URL=", (*redis)->url());
+  Running profiles = Start("centric-profiles", {},
+                           {absl::StrCat("CENTRIC_DATABASE_URL=", (*postgres)->url()), redis_url},
+                           dir.path());
+  ASSERT_TRUE(WaitServing(profiles.address));
+  Running feedback =
+      Start("centric-feedback", {absl::StrCat("--profiles-target=", profiles.address)},
+            {absl::StrCat("CENTRIC_DATABASE_URL=", *feedback_db), redis_url}, dir.path());
+  ASSERT_FALSE(feedback.address.empty()) << "no listening line in " << feedback.log;
+  ASSERT_TRUE(WaitServing(feedback.address));
+  ExerciseFeedback(profiles.address, feedback.address);
+  StopGracefully(feedback);
   StopGracefully(profiles);
 }
 

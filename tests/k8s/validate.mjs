@@ -27,10 +27,26 @@ const DEV_BACKING_STORES = new Set(["centric-redis", "centric-postgresql"]);
 // Workloads that must run exactly one replica (docs/SEGMENTATION.md, "Scaling"): no HPA,
 // replicas 1, Recreate. Every other gRPC Deployment must have an HPA.
 const SINGLETONS = new Set(["centric-segmentation"]);
+// The gRPC services every overlay deploys (k8s/base/<component>), each with a service
+// config <component>.json in the centric-grpc-client ConfigMap (k8s/base/grpc).
+const SERVICES = {
+  "centric-profiles": "profiles",
+  "centric-segmentation": "segmentation",
+  "centric-feedback": "feedback",
+};
+// Which service calls which over gRPC inside the namespace (docs/KUBERNETES.md,
+// "NetworkPolicy: who may call what"): the callee's NetworkPolicy must admit exactly these
+// sibling services on its grpc port, no more. Events go through Redis and need no edge.
+const SIBLING_CALLERS = {
+  "centric-profiles": ["centric-segmentation", "centric-feedback"],
+  "centric-segmentation": [],
+  "centric-feedback": [],
+};
 // Secrets the prod overlay expects to exist already (k8s/overlays/prod/kustomization.yaml).
 const PROD_EXTERNAL_SECRETS = {
   "centric-profiles": ["database-url", "redis-url"],
   "centric-segmentation": ["database-url", "redis-url"],
+  "centric-feedback": ["database-url", "redis-url"],
 };
 // Methods that are safe to retry: the gRPC service config may retry only these.
 const IDEMPOTENT_PREFIXES = ["Get", "List", "BatchGet", "Lookup", "Check", "Preview"];
@@ -145,6 +161,29 @@ function selectorMatches(selector, labels) {
     if (e.operator === "DoesNotExist" && has) return false;
   }
   return true;
+}
+
+// Whether a NetworkPolicy ingress peer admits a pod with `labels` in the policy's own
+// namespace. A peer with a namespaceSelector is for callers from any namespace (the
+// centric.dev/caller label), not for siblings, and an ipBlock never names a pod.
+function peerAdmitsSibling(peer, labels) {
+  if (peer.ipBlock || peer.namespaceSelector) return false;
+  const sel = peer.podSelector;
+  if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0)) return true;
+  return selectorMatches(sel, labels);
+}
+
+// The ingress rules of `policies` that admit a sibling pod with `labels` on TCP `port`.
+function admittingRules(policies, labels, port) {
+  return policies.flatMap((n) =>
+    (n.spec.ingress ?? []).filter((rule) => {
+      const from = rule.from ?? [];
+      const peerOk = from.length === 0 || from.some((peer) => peerAdmitsSibling(peer, labels));
+      const ports = rule.ports ?? [];
+      const portOk = ports.length === 0 || ports.some((p) => (p.protocol ?? "TCP") === "TCP" && (p.port === undefined || p.port === port));
+      return peerOk && portOk;
+    }),
+  );
 }
 
 // The value a container sees for an environment variable, with its source.
@@ -335,6 +374,41 @@ function checkProfilesTarget(overlay, byKind, namespace) {
   }
 }
 
+// The sibling call graph: each service's NetworkPolicies admit on its grpc port the
+// sibling services that call it and none of the others; in dev, the in-cluster PostgreSQL
+// and Redis admit every service.
+function checkCallers(overlay, workloads, byKind) {
+  const labelsOf = (w) => w.spec.template.metadata?.labels ?? {};
+  const byName = new Map(workloads.map((w) => [w.metadata.name, w]));
+  const policiesFor = (w) => [...byKind("NetworkPolicy").values()].filter((n) => selectorMatches(n.spec.podSelector, labelsOf(w)));
+  for (const [callee, callers] of Object.entries(SIBLING_CALLERS)) {
+    const w = byName.get(callee);
+    if (!w) continue; // reported by the SERVICES check
+    const where = `${overlay}: NetworkPolicy for ${callee}`;
+    const port = (w.spec.template.spec.containers ?? []).flatMap((c) => c.ports ?? []).find((p) => p.name === "grpc")?.containerPort;
+    const policies = policiesFor(w);
+    for (const other of Object.keys(SERVICES)) {
+      if (other === callee || !byName.has(other)) continue;
+      const admitted = admittingRules(policies, labelsOf(byName.get(other)), port).length > 0;
+      if (callers.includes(other)) {
+        check(admitted, where, `${other} calls ${callee} but is not admitted on TCP ${port}`);
+      } else {
+        check(!admitted, where, `admits ${other} on TCP ${port}, which is not a documented caller (SIBLING_CALLERS in tests/k8s/validate.mjs, docs/KUBERNETES.md)`);
+      }
+    }
+  }
+  for (const store of DEV_BACKING_STORES) {
+    const w = byName.get(store);
+    if (!w) continue;
+    const port = (w.spec.template.spec.containers ?? []).flatMap((c) => c.ports ?? [])[0]?.containerPort;
+    for (const service of Object.keys(SERVICES)) {
+      const s = byName.get(service);
+      if (!s) continue;
+      check(admittingRules(policiesFor(w), labelsOf(s), port).length > 0, `${overlay}: NetworkPolicy for ${store}`, `does not admit ${service} on TCP ${port}`);
+    }
+  }
+}
+
 function checkServiceConfigs(overlay, byKind) {
   const cm = byKind("ConfigMap").get("centric-grpc-client");
   if (!check(cm, overlay, "renders no ConfigMap centric-grpc-client (k8s/base/grpc)")) return;
@@ -377,6 +451,9 @@ function checkServiceConfigs(overlay, byKind) {
       for (const f of ["initialBackoff", "maxBackoff"]) check(durationSeconds(rp[f]) > 0, where, `${label}: retryPolicy.${f} must be a positive duration`);
     }
     check(retried > 0, where, "retries no method");
+  }
+  for (const [service, component] of Object.entries(SERVICES)) {
+    check(jsonKeys.includes(`${component}.json`), `${overlay}: ConfigMap/centric-grpc-client`, `has no service config ${component}.json for ${service}`);
   }
   const keepalive = Number(cm.data.GRPC_ARG_KEEPALIVE_TIME_MS);
   check(
@@ -422,6 +499,8 @@ async function checkOverlay(overlay) {
   check(workloads.length > 0, overlay, "renders no workload");
   for (const w of workloads) checkWorkload(overlay, w, byKind);
   for (const s of SINGLETONS) check(workloads.some((w) => w.metadata.name === s), overlay, `renders no ${s}`);
+  for (const s of Object.keys(SERVICES)) check(workloads.some((w) => w.metadata.name === s), overlay, `renders no ${s}`);
+  checkCallers(overlay, workloads, byKind);
 
   for (const h of byKind("HorizontalPodAutoscaler").values()) {
     const t = h.spec.scaleTargetRef;

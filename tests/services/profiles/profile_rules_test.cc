@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <optional>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -153,6 +154,62 @@ TEST(AggregatesTest, FoldsOrdersRevenueTicketsAndChannels) {
   EXPECT_EQ(a.interaction_counts(0).channel(), v1::CHANNEL_WEB);
   EXPECT_EQ(a.interaction_counts(0).count(), 3);
   EXPECT_EQ(a.interaction_counts(2).channel(), v1::CHANNEL_SUPPORT);
+}
+
+centric::events::v1::FeedbackSummary Summary(int64_t version, std::optional<int> nps,
+                                             int64_t nps_seconds, std::optional<int> csat,
+                                             int64_t csat_seconds, int64_t open_follow_ups) {
+  centric::events::v1::FeedbackSummary summary;
+  summary.set_version(version);
+  if (nps.has_value()) {
+    summary.set_last_nps_score(*nps);
+    *summary.mutable_last_nps_time() = TimeUtil::SecondsToTimestamp(nps_seconds);
+  }
+  if (csat.has_value()) {
+    summary.set_last_csat_score(*csat);
+    *summary.mutable_last_csat_time() = TimeUtil::SecondsToTimestamp(csat_seconds);
+  }
+  summary.set_open_follow_ups(open_follow_ups);
+  return summary;
+}
+
+TEST(AggregatesTest, FeedbackTakesTheLatestAnswersAndSumsOpenFollowUps) {
+  v1::Aggregates a;
+  a.set_order_count(4);
+  // The survivor's summary and one of a profile merged into it.
+  EXPECT_TRUE(SetFeedback({Summary(7, 3, 100, 5, 400, 1), Summary(2, 10, 200, 2, 300, 2)}, a));
+  EXPECT_EQ(a.last_nps_score(), 10);
+  EXPECT_EQ(a.last_nps_time().seconds(), 200);
+  EXPECT_EQ(a.last_csat_score(), 5);
+  EXPECT_EQ(a.last_csat_time().seconds(), 400);
+  EXPECT_EQ(a.open_follow_ups(), 3);
+  EXPECT_EQ(a.order_count(), 4) << "figures from interactions are left alone";
+  EXPECT_FALSE(SetFeedback({Summary(8, 3, 100, 5, 400, 1), Summary(2, 10, 200, 2, 300, 2)}, a))
+      << "a newer summary with the same figures changes nothing";
+  EXPECT_TRUE(SetFeedback({Summary(9, 3, 100, 5, 400, 0), Summary(2, 10, 200, 2, 300, 2)}, a));
+  EXPECT_EQ(a.open_follow_ups(), 2);
+  EXPECT_TRUE(SetFeedback({Summary(1, std::nullopt, 0, std::nullopt, 0, 0)}, a));
+  EXPECT_FALSE(a.has_last_nps_score()) << "no answer: absent, not 0";
+  EXPECT_FALSE(a.has_last_nps_time());
+  EXPECT_FALSE(a.has_last_csat_score());
+  EXPECT_EQ(a.open_follow_ups(), 0);
+}
+
+TEST(CheckFeedbackSummaryTest, NamesEveryBadField) {
+  std::vector<FieldViolation> ok;
+  CheckFeedbackSummary(Summary(1, 0, 1, 1, 1, 0), "profile_feedback", ok);
+  CheckFeedbackSummary(Summary(1, 10, 1, 5, 1, 3), "profile_feedback", ok);
+  EXPECT_TRUE(ok.empty());
+  std::vector<FieldViolation> bad;
+  auto summary = Summary(0, 11, 1, 0, 1, -1);
+  summary.mutable_last_nps_time()->set_nanos(-1);
+  CheckFeedbackSummary(summary, "profile_feedback", bad);
+  std::set<std::string> fields;
+  for (const auto& v : bad) fields.insert(v.field);
+  EXPECT_EQ(fields, (std::set<std::string>{
+                        "profile_feedback.version", "profile_feedback.last_nps_score",
+                        "profile_feedback.last_nps_time", "profile_feedback.last_csat_score",
+                        "profile_feedback.open_follow_ups"}));
 }
 
 TEST(MergeTest, SurvivorWinsTraitsNewestConsentWinsIdentitiesUnite) {

@@ -4,6 +4,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <optional>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -21,6 +22,7 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 using ::testing::ElementsAre;
+namespace ev = ::centric::events::v1;
 
 struct Servers {
   std::unique_ptr<testing::PostgresServer> postgres;
@@ -116,6 +118,66 @@ class ProfileServiceTest : public ::testing::TestWithParam<Setup> {
   int64_t OutboxCount() {
     auto n = events::OutboxBacklog(*db_, "profiles");
     return n.ok() ? *n : -1;
+  }
+
+  // The event written to the outbox last.
+  ev::Event LastOutboxEvent() {
+    ev::Event event;
+    auto rows = db_->Query("SELECT payload FROM profiles_outbox ORDER BY seq DESC LIMIT 1");
+    if (!rows.ok() || rows->empty()) {
+      ADD_FAILURE() << "the outbox is empty";
+      return event;
+    }
+    EXPECT_TRUE(event.ParseFromString((*rows)[0].GetString(0)));
+    return event;
+  }
+
+  // The Feedback service's figures of a profile; times are seconds since the epoch.
+  static ev::FeedbackSummary Summary(int64_t version, std::optional<int> nps, int64_t nps_time,
+                                     std::optional<int> csat, int64_t csat_time,
+                                     int64_t open_follow_ups) {
+    ev::FeedbackSummary summary;
+    summary.set_version(version);
+    if (nps.has_value()) {
+      summary.set_last_nps_score(*nps);
+      *summary.mutable_last_nps_time() = TimeUtil::SecondsToTimestamp(nps_time);
+    }
+    if (csat.has_value()) {
+      summary.set_last_csat_score(*csat);
+      *summary.mutable_last_csat_time() = TimeUtil::SecondsToTimestamp(csat_time);
+    }
+    summary.set_open_follow_ups(open_follow_ups);
+    return summary;
+  }
+
+  // A ResponseReceived (or, with `follow_up`, a FollowUpChanged) event as the Feedback
+  // service publishes it.
+  static ev::Event FeedbackEvent(const std::string& event_id, const std::string& profile,
+                                 const ev::FeedbackSummary& summary, bool follow_up = false) {
+    ev::Event event;
+    event.set_id(event_id);
+    event.set_source("feedback");
+    if (follow_up) {
+      ev::FollowUpChanged changed;
+      changed.set_follow_up("followUps/f1");
+      changed.set_profile(profile);
+      changed.set_change("OPENED");
+      changed.set_state("OPEN");
+      *changed.mutable_profile_feedback() = summary;
+      event.set_subject(changed.follow_up());
+      event.mutable_payload()->PackFrom(changed);
+    } else {
+      ev::ResponseReceived received;
+      received.set_response("surveys/s1/responses/r1");
+      received.set_survey("surveys/s1");
+      received.set_profile(profile);
+      received.set_kind("NPS");
+      *received.mutable_profile_feedback() = summary;
+      event.set_subject(received.response());
+      event.mutable_payload()->PackFrom(received);
+    }
+    event.set_type(event.payload().type_url().substr(event.payload().type_url().rfind('/') + 1));
+    return event;
   }
 
   testing::TempDir dir_;
@@ -466,6 +528,211 @@ TEST_P(ProfileServiceTest, MergeUnitesIdentitiesInteractionsAndResolvesMergedNam
 
   merge.add_merged("profiles/main");
   EXPECT_EQ(service_->MergeProfiles(merge).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ProfileServiceTest, FeedbackEventSetsAggregatesAndPublishesProfileChanged) {
+  Create("", "fan");
+  ASSERT_TRUE(Get("profiles/fan").ok());  // cached at version 1
+  const int64_t outbox = OutboxCount();
+  const int commits = commits_;
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "f1", "profiles/fan", Summary(1, 9, 1789990000, std::nullopt, 0, 1)))
+                  .ok());
+  auto got = Get("profiles/fan");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->version(), 2) << "a profile change; the cached version 1 is not served";
+  EXPECT_EQ(TimeUtil::TimestampToMicroseconds(got->update_time()),
+            absl::ToUnixMicros(clock_.Now()));
+  const v1::Aggregates& a = got->aggregates();
+  ASSERT_TRUE(a.has_last_nps_score());
+  EXPECT_EQ(a.last_nps_score(), 9);
+  EXPECT_EQ(a.last_nps_time().seconds(), 1789990000);
+  EXPECT_FALSE(a.has_last_csat_score());
+  EXPECT_EQ(a.open_follow_ups(), 1);
+  EXPECT_EQ(OutboxCount(), outbox + 1);
+  EXPECT_GT(commits_, commits) << "the relay is woken";
+  ev::Event published = LastOutboxEvent();
+  ev::ProfileChanged changed;
+  ASSERT_TRUE(published.payload().UnpackTo(&changed)) << published.type();
+  EXPECT_EQ(published.source(), "profiles");
+  EXPECT_EQ(published.subject(), "profiles/fan");
+  EXPECT_EQ(changed.profile(), "profiles/fan");
+  EXPECT_THAT(changed.changed_paths(), ElementsAre("aggregates"));
+  EXPECT_EQ(changed.version(), 2);
+  EXPECT_FALSE(changed.created());
+
+  // A follow-up closes and a CSAT answer arrives: the figures follow the newer summary.
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "f2", "profiles/fan", Summary(2, 9, 1789990000, 4, 1789995000, 0),
+                      /*follow_up=*/true))
+                  .ok());
+  got = Get("profiles/fan");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->version(), 3);
+  EXPECT_EQ(got->aggregates().last_csat_score(), 4);
+  EXPECT_EQ(got->aggregates().last_csat_time().seconds(), 1789995000);
+  EXPECT_EQ(got->aggregates().open_follow_ups(), 0);
+  EXPECT_EQ(OutboxCount(), outbox + 2);
+
+  // A newer summary with the same figures is stored, but is no profile change.
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "f3", "profiles/fan", Summary(3, 9, 1789990000, 4, 1789995000, 0)))
+                  .ok());
+  EXPECT_EQ(Get("profiles/fan")->version(), 3);
+  EXPECT_EQ(OutboxCount(), outbox + 2);
+}
+
+TEST_P(ProfileServiceTest, RedeliveredFeedbackEventAppliesOnce) {
+  Create("", "twice");
+  const int64_t outbox = OutboxCount();
+  const ev::Event event =
+      FeedbackEvent("dup", "profiles/twice", Summary(1, 6, 1789990000, std::nullopt, 0, 2));
+  ASSERT_TRUE(service_->HandleFeedbackEvent(event).ok());
+  ASSERT_TRUE(service_->HandleFeedbackEvent(event).ok()) << "a duplicate is acknowledged";
+  EXPECT_EQ(Get("profiles/twice")->version(), 2);
+  EXPECT_EQ(OutboxCount(), outbox + 1);
+  // The event id decides, whatever the payload: an id seen before is never applied again.
+  ev::Event same_id =
+      FeedbackEvent("dup", "profiles/twice", Summary(5, 0, 1789999000, std::nullopt, 0, 7));
+  ASSERT_TRUE(service_->HandleFeedbackEvent(same_id).ok());
+  auto got = Get("profiles/twice");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->version(), 2);
+  EXPECT_EQ(got->aggregates().last_nps_score(), 6);
+  EXPECT_EQ(got->aggregates().open_follow_ups(), 2);
+  EXPECT_EQ(OutboxCount(), outbox + 1);
+}
+
+TEST_P(ProfileServiceTest, OlderFeedbackSummaryNeverRollsBackANewerOne) {
+  Create("", "late");
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "v3", "profiles/late", Summary(3, 2, 1789993000, std::nullopt, 0, 1)))
+                  .ok());
+  const int64_t outbox = OutboxCount();
+  // Published before v3, delivered after it.
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "v2", "profiles/late", Summary(2, 10, 1789992000, 5, 1789992000, 4)))
+                  .ok());
+  auto got = Get("profiles/late");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->version(), 2);
+  EXPECT_EQ(got->aggregates().last_nps_score(), 2);
+  EXPECT_FALSE(got->aggregates().has_last_csat_score());
+  EXPECT_EQ(got->aggregates().open_follow_ups(), 1);
+  EXPECT_EQ(OutboxCount(), outbox) << "nothing changed, nothing published";
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "v4", "profiles/late", Summary(4, 8, 1789994000, std::nullopt, 0, 0)))
+                  .ok());
+  EXPECT_EQ(Get("profiles/late")->aggregates().last_nps_score(), 8);
+}
+
+TEST_P(ProfileServiceTest, MergeKeepsFeedbackAndMergedNamesFeedTheSurvivor) {
+  Create("", "main");
+  Create("", "alt");
+  v1::RecordInteractionsRequest record;
+  record.set_profile("profiles/alt");
+  *record.add_interactions() = Interaction("a1", "purchase", 50, 10.0);
+  ASSERT_TRUE(service_->RecordInteractions(record).ok());
+  // main: older NPS, newer CSAT, 1 open follow-up; alt: newer NPS, older CSAT, 2 open.
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "m1", "profiles/main", Summary(4, 3, 1789991000, 5, 1789994000, 1)))
+                  .ok());
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "a1", "profiles/alt", Summary(6, 10, 1789992000, 2, 1789993000, 2)))
+                  .ok());
+
+  v1::MergeProfilesRequest merge;
+  merge.set_survivor("profiles/main");
+  merge.add_merged("profiles/alt");
+  auto merged = service_->MergeProfiles(merge);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  for (const v1::Profile& p : {*merged, *Get("profiles/main")}) {
+    const v1::Aggregates& a = p.aggregates();
+    EXPECT_EQ(a.order_count(), 1) << "interaction figures recomputed as before";
+    EXPECT_EQ(a.last_nps_score(), 10) << "the newer NPS answer, from the merged profile";
+    EXPECT_EQ(a.last_nps_time().seconds(), 1789992000);
+    EXPECT_EQ(a.last_csat_score(), 5) << "the newer CSAT answer, the survivor's";
+    EXPECT_EQ(a.last_csat_time().seconds(), 1789994000);
+    EXPECT_EQ(a.open_follow_ups(), 3) << "the sum";
+  }
+
+  // The Feedback service keeps counting under the merged name: its figures still count
+  // towards the survivor, which changes (and says so) on its behalf.
+  const int64_t outbox = OutboxCount();
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "a2", "profiles/alt", Summary(7, 10, 1789992000, 2, 1789993000, 0),
+                      /*follow_up=*/true))
+                  .ok());
+  auto survivor = Get("profiles/main");
+  ASSERT_TRUE(survivor.ok());
+  EXPECT_EQ(survivor->version(), merged->version() + 1);
+  EXPECT_EQ(survivor->aggregates().open_follow_ups(), 1);
+  EXPECT_EQ(survivor->aggregates().last_nps_score(), 10);
+  EXPECT_EQ(OutboxCount(), outbox + 1);
+  ev::ProfileChanged changed;
+  ASSERT_TRUE(LastOutboxEvent().payload().UnpackTo(&changed));
+  EXPECT_EQ(changed.profile(), "profiles/main");
+  // An older summary of the merged name is still refused.
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "a0", "profiles/alt", Summary(5, 0, 1789999000, std::nullopt, 0, 9)))
+                  .ok());
+  EXPECT_EQ(Get("profiles/main")->aggregates().open_follow_ups(), 1);
+  EXPECT_EQ(OutboxCount(), outbox + 1);
+}
+
+TEST_P(ProfileServiceTest, FeedbackForNoProfileOrUnusableEventsIsAcknowledgedAndIgnored) {
+  Create("", "kept");
+  Create("", "gone");
+  ASSERT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "g1", "profiles/gone", Summary(1, 4, 1789990000, std::nullopt, 0, 1)))
+                  .ok());
+  v1::EraseProfileRequest erase;
+  erase.set_name("profiles/gone");
+  ASSERT_TRUE(service_->EraseProfile(erase).ok());
+  auto held = db_->Query("SELECT COUNT(*) FROM profiles_feedback WHERE profile_id = 'gone'");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ((*held)[0].GetInt(0), 0) << "erasure removes the feedback figures too";
+  const int64_t outbox = OutboxCount();
+
+  const ev::FeedbackSummary summary = Summary(2, 7, 1789990000, std::nullopt, 0, 0);
+  EXPECT_TRUE(service_->HandleFeedbackEvent(FeedbackEvent("e1", "profiles/gone", summary)).ok());
+  EXPECT_TRUE(
+      service_->HandleFeedbackEvent(FeedbackEvent("e2", "profiles/never-seen", summary)).ok());
+  EXPECT_TRUE(service_->HandleFeedbackEvent(FeedbackEvent("e3", "not a name", summary)).ok());
+  EXPECT_TRUE(service_
+                  ->HandleFeedbackEvent(FeedbackEvent(
+                      "e4", "profiles/kept", Summary(1, 11, 1789990000, std::nullopt, 0, 0)))
+                  .ok())
+      << "an NPS score of 11 is malformed";
+  ev::Event other = FeedbackEvent("e5", "profiles/kept", summary);
+  ev::FeatureRequestLinked linked;
+  linked.set_profile("profiles/kept");
+  other.mutable_payload()->PackFrom(linked);
+  EXPECT_TRUE(service_->HandleFeedbackEvent(other).ok()) << "not an event Profiles uses";
+  ev::Event garbled = FeedbackEvent("e6", "profiles/kept", summary);
+  garbled.mutable_payload()->set_value("\xff\xff");
+  EXPECT_TRUE(service_->HandleFeedbackEvent(garbled).ok());
+
+  EXPECT_EQ(OutboxCount(), outbox);
+  auto kept = Get("profiles/kept");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->version(), 1);
+  EXPECT_FALSE(kept->aggregates().has_last_nps_score());
+  EXPECT_EQ(Get("profiles/gone").status().code(), absl::StatusCode::kNotFound);
+  held = db_->Query("SELECT COUNT(*) FROM profiles_feedback");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ((*held)[0].GetInt(0), 0) << "nothing stored for profiles that cannot hold it";
 }
 
 TEST_P(ProfileServiceTest, AccountsAndMembers) {

@@ -6,9 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace centric::segmentation {
@@ -62,6 +66,17 @@ pv1::Profile RandomProfile(std::mt19937& rng, int i) {
     auto* tags = traits["tags"].mutable_list_value();
     for (int t = pick(4); t > 0; --t) tags->add_values()->set_string_value(pick(2) ? "beta" : "churn-risk");
   }
+  // Feedback figures: about half answered an NPS survey (0-10), a third a CSAT one (1-5).
+  if (pick(2) == 0) {
+    agg->set_last_nps_score(pick(11));
+    *agg->mutable_last_nps_time() = TimeUtil::MicrosecondsToTimestamp(
+        (1790000000LL - pick(120) * 86400) * 1000000 + pick(999999));
+  }
+  if (pick(3) == 0) {
+    agg->set_last_csat_score(1 + pick(5));
+    *agg->mutable_last_csat_time() = TimeUtil::SecondsToTimestamp(1790000000 - pick(120) * 86400);
+  }
+  if (pick(4) == 0) agg->set_open_follow_ups(pick(3));
   return p;
 }
 
@@ -69,7 +84,10 @@ class RuleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::mt19937 rng(20261122);
-    for (int i = 0; i < 3000; ++i) table_.Upsert(RandomProfile(rng, i));
+    for (int i = 0; i < 3000; ++i) {
+      profiles_.push_back(RandomProfile(rng, i));
+      table_.Upsert(profiles_.back());
+    }
     // Some erased rows must never match.
     for (int i = 0; i < 3000; i += 97) table_.Remove(absl::StrCat("p", 100000 + i));
     for (Row row = 0; row < table_.row_count(); ++row) {
@@ -96,6 +114,20 @@ class RuleTest : public ::testing::Test {
     return static_cast<int64_t>(all.cardinality());
   }
 
+  // ExpectAgreement, and the members are exactly the live profiles for which `expected`
+  // holds (so a column filled wrongly from the profile fails, not just a wrong evaluator).
+  void ExpectMembers(const std::string& source,
+                     const std::function<bool(const pv1::Aggregates&)>& expected) {
+    int64_t want = 0;
+    for (const pv1::Profile& p : profiles_) {
+      std::optional<Row> row = table_.Find(p.name().substr(9));
+      if (row.has_value() && table_.live(*row) && expected(p.aggregates())) ++want;
+    }
+    EXPECT_EQ(ExpectAgreement(source), want) << source;
+    EXPECT_GT(want, 0) << source << " selects nobody: the test proves little";
+  }
+
+  std::vector<pv1::Profile> profiles_;  // in row order
   Table table_;
 };
 
@@ -135,10 +167,69 @@ TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnHandWrittenRules) {
       "profile.consents.marketing_email != GRANTED",
       "true",
       "false || profile.traits.vip",
+      "profile.aggregates.last_nps_score >= 0 && profile.aggregates.last_nps_score <= 6",
+      "profile.aggregates.last_nps_score == -1",
+      "has(profile.aggregates.last_nps_score) && profile.aggregates.open_follow_ups > 0",
+      "!has(profile.aggregates.last_csat_score) || profile.aggregates.last_csat_score >= 4",
+      "profile.aggregates.last_csat_score < 3.5",
+      "profile.aggregates.last_nps_score in [9, 10]",
+      "now - profile.aggregates.last_nps_time < duration('720h')",
+      "profile.aggregates.last_csat_time > timestamp('2026-08-01T00:00:00Z')",
+      "has(profile.aggregates.last_nps_time)",
+      "profile.aggregates.last_nps_score + profile.aggregates.open_follow_ups > 8",
   };
   for (const char* source : rules) ExpectAgreement(source);
   EXPECT_GT(ExpectAgreement("profile.traits.country == 'DE'"), 100);
   EXPECT_GT(ExpectAgreement("!(profile.traits.country == 'DE')"), 100);
+}
+
+TEST_F(RuleTest, FeedbackFiguresSelectWhoTheyDescribe) {
+  // Scores read -1 when the profile never answered.
+  ExpectMembers(
+      "profile.aggregates.last_nps_score >= 0 && profile.aggregates.last_nps_score <= 6",
+      [](const pv1::Aggregates& a) { return a.has_last_nps_score() && a.last_nps_score() <= 6; });
+  ExpectMembers("profile.aggregates.last_nps_score <= 6", [](const pv1::Aggregates& a) {
+    return !a.has_last_nps_score() || a.last_nps_score() <= 6;
+  });
+  ExpectMembers("profile.aggregates.last_nps_score == -1",
+                [](const pv1::Aggregates& a) { return !a.has_last_nps_score(); });
+  ExpectMembers("profile.aggregates.last_nps_score == 0", [](const pv1::Aggregates& a) {
+    return a.has_last_nps_score() && a.last_nps_score() == 0;
+  });
+  ExpectMembers("has(profile.aggregates.last_csat_score)",
+                [](const pv1::Aggregates& a) { return a.has_last_csat_score(); });
+  ExpectMembers("profile.aggregates.last_csat_score >= 4.0", [](const pv1::Aggregates& a) {
+    return a.has_last_csat_score() && a.last_csat_score() >= 4;
+  });
+  ExpectMembers("profile.aggregates.open_follow_ups >= 2",
+                [](const pv1::Aggregates& a) { return a.open_follow_ups() >= 2; });
+  ExpectMembers("profile.aggregates.last_nps_time > now - duration('720h')",
+                [](const pv1::Aggregates& a) {
+                  return TimeUtil::TimestampToMicroseconds(a.last_nps_time()) >
+                         absl::ToUnixMicros(kNow - absl::Hours(720));
+                });
+  ExpectMembers("profile.aggregates.last_csat_time == timestamp(0)",
+                [](const pv1::Aggregates& a) { return !a.has_last_csat_time(); });
+}
+
+// The table reads every column as profile_cel::ProfileValue reads the profile, so a rule
+// means the same in segmentation as wherever else profiles are evaluated.
+TEST_F(RuleTest, ColumnsHoldWhatProfileCelReads) {
+  for (Row row = 0; row < table_.row_count(); row += 7) {
+    if (!table_.live(row)) continue;
+    cel::Value expected = profile_cel::ProfileValue(profiles_[row]);
+    for (const FieldInfo& info : Fields()) {
+      if (!absl::StartsWith(info.path, "profile.")) continue;
+      const cel::Value* v = &expected;
+      for (absl::string_view part : absl::StrSplit(absl::string_view(info.path).substr(8), '.')) {
+        v = cel::MapFind(v->map_value(), cel::Value::String(std::string(part)));
+        ASSERT_NE(v, nullptr) << info.path << " is not in profile_cel::ProfileValue";
+      }
+      std::optional<cel::Value> cell = table_.CellValue(info.field, row);
+      ASSERT_TRUE(cell.has_value()) << info.path;
+      EXPECT_EQ(cell->DebugString(), v->DebugString()) << info.path << " of " << table_.IdOf(row);
+    }
+  }
 }
 
 TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnRandomRules) {
@@ -149,6 +240,9 @@ TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnRandomRules) {
       "profile.traits.tags.exists(t, t == 'beta')", "'web' in profile.preferred_channels",
       "now - profile.aggregates.last_purchase_time < duration('1440h')",
       "profile.traits.age == 'unknown'", "profile.kind == ACCOUNT", "profile.traits.missing > 1",
+      "profile.aggregates.last_nps_score <= 6", "has(profile.aggregates.last_csat_score)",
+      "profile.aggregates.open_follow_ups >= 1",
+      "now - profile.aggregates.last_nps_time < duration('1440h')",
   };
   std::mt19937 rng(7);
   std::function<std::string(int)> gen = [&](int depth) -> std::string {

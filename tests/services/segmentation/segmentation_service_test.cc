@@ -327,6 +327,53 @@ TEST_P(SegmentationServiceTest, WatchAndEventsCarryEnteredAndExited) {
   EXPECT_EQ(events[1], "profiles/anna left segments/germany");
 }
 
+// The Feedback service's events reach segments through Profiles: the profiles module
+// consumes them, the aggregates change, ProfileChanged makes segmentation re-evaluate
+// the segments that read the feedback figures.
+TEST_P(SegmentationServiceTest, FeedbackEventsMoveProfilesBetweenSegments) {
+  CreateProfile("anna", "DE");
+  CreateProfile("bert", "DE");
+  ASSERT_TRUE(WaitFor([&] { return suite_->engine().profile_count() == 2; }));
+  v1::Segment segment;
+  ASSERT_TRUE(CreateSegment("detractors",
+                            "profile.aggregates.last_nps_score >= 0 && "
+                            "profile.aggregates.last_nps_score <= 6",
+                            &segment)
+                  .ok());
+  ASSERT_TRUE(CreateSegment("follow-up-open", "profile.aggregates.open_follow_ups > 0", &segment)
+                  .ok());
+  EXPECT_EQ(SizeOf("segments/detractors"), 0) << "no answer reads as -1";
+
+  int next_id = 0;
+  auto publish = [&](const std::string& profile, int64_t version, int nps, int64_t open) {
+    events::v1::ResponseReceived received;
+    received.set_profile(profile);
+    received.set_kind("NPS");
+    received.set_score(nps);
+    events::v1::FeedbackSummary* summary = received.mutable_profile_feedback();
+    summary->set_version(version);
+    summary->set_last_nps_score(nps);
+    summary->mutable_last_nps_time()->set_seconds(1789990000 + version);
+    summary->set_open_follow_ups(open);
+    events::Event event;
+    event.set_id(absl::StrCat("feedback-", ++next_id));
+    event.set_type("centric.events.v1.ResponseReceived");
+    event.set_source("feedback");
+    event.set_subject(profile);
+    event.mutable_payload()->PackFrom(received);
+    ASSERT_TRUE(suite_->bus().Publish(event).ok());
+  };
+  publish("profiles/anna", 1, 3, 1);
+  ASSERT_TRUE(WaitFor([&] { return SizeOf("segments/detractors") == 1; }));
+  EXPECT_EQ(SegmentsOf("profiles/anna"),
+            (std::vector<std::string>{"segments/detractors", "segments/follow-up-open"}));
+  EXPECT_TRUE(SegmentsOf("profiles/bert").empty());
+  publish("profiles/anna", 2, 9, 0);  // answered again, follow-up closed
+  ASSERT_TRUE(WaitFor([&] { return SegmentsOf("profiles/anna").empty(); }));
+  EXPECT_EQ(SizeOf("segments/detractors"), 0);
+  EXPECT_EQ(SizeOf("segments/follow-up-open"), 0);
+}
+
 TEST_P(SegmentationServiceTest, MarketingSegmentsOnlyHoldGrantedConsent) {
   CreateProfile("anna", "DE", pv1::CONSENT_STATUS_GRANTED);
   CreateProfile("bert", "DE", pv1::CONSENT_STATUS_DENIED);

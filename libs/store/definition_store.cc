@@ -1,34 +1,42 @@
-#include "services/segmentation/definition_store.h"
+#include "libs/store/definition_store.h"
+
+#include "absl/strings/str_replace.h"
 
 #include "absl/strings/str_cat.h"
 #include "libs/runtime/errors.h"
+#include "libs/runtime/resource.h"
 
-namespace centric::segmentation {
+namespace centric::store {
 namespace {
 
-StoredDefinition FromRow(const store::Row& row) {
+StoredDefinition FromRow(const Row& row) {
   return {row.GetString(0), row.GetInt(1), row.GetString(2)};
 }
 
 }  // namespace
 
-std::vector<store::Migration> DefinitionMigrations() {
-  return {{1, "segment and persona definitions, idempotency keys", R"sql(
-CREATE TABLE segmentation_definitions (
+Migration DefinitionMigration(int64_t version, const std::string& service) {
+  return {version, "definitions and idempotency keys", absl::StrReplaceAll(R"sql(
+CREATE TABLE {{S}}_definitions (
   kind TEXT NOT NULL,
   id TEXT NOT NULL,
   version BIGINT NOT NULL,
   data {{BLOB}} NOT NULL,
   PRIMARY KEY (kind, id)
 );
-CREATE TABLE segmentation_requests (
+CREATE TABLE {{S}}_requests (
   kind TEXT NOT NULL,
   request_id TEXT NOT NULL,
   id TEXT NOT NULL,
   create_time BIGINT NOT NULL,
   PRIMARY KEY (kind, request_id)
-))sql"}};
+))sql", {{"{{S}}", service}})};
 }
+
+DefinitionStore::DefinitionStore(Database& db, const std::string& service)
+    : db_(db),
+      definitions_(absl::StrCat(service, "_definitions")),
+      requests_(absl::StrCat(service, "_requests")) {}
 
 absl::StatusOr<std::string> DefinitionStore::Insert(const DefinitionKind& kind,
                                                     const std::string& id,
@@ -36,9 +44,9 @@ absl::StatusOr<std::string> DefinitionStore::Insert(const DefinitionKind& kind,
                                                     const std::string& request_id,
                                                     absl::Time now) {
   std::string result = id;
-  absl::Status status = db_.Transact([&](store::Tx& tx) -> absl::Status {
+  absl::Status status = db_.Transact([&](Tx& tx) -> absl::Status {
     if (!request_id.empty()) {
-      auto seen = tx.Query("SELECT id FROM segmentation_requests WHERE kind = $1 AND request_id = $2",
+      auto seen = tx.Query(absl::StrCat("SELECT id FROM ", requests_, " WHERE kind = $1 AND request_id = $2"),
                            {std::string(kind.kind), request_id});
       if (!seen.ok()) return seen.status();
       if (!seen->empty()) {
@@ -46,7 +54,7 @@ absl::StatusOr<std::string> DefinitionStore::Insert(const DefinitionKind& kind,
         return absl::OkStatus();
       }
     }
-    auto count = tx.Query("SELECT COUNT(*) FROM segmentation_definitions WHERE kind = $1",
+    auto count = tx.Query(absl::StrCat("SELECT COUNT(*) FROM ", definitions_, " WHERE kind = $1"),
                           {std::string(kind.kind)});
     if (!count.ok()) return count.status();
     if ((*count)[0].GetInt(0) >= kind.limit) {
@@ -55,8 +63,8 @@ absl::StatusOr<std::string> DefinitionStore::Insert(const DefinitionKind& kind,
                                          "; delete one first"));
     }
     auto inserted = tx.Exec(
-        "INSERT INTO segmentation_definitions (kind, id, version, data) VALUES ($1, $2, 1, $3)",
-        {std::string(kind.kind), id, store::Blob{data}});
+        absl::StrCat("INSERT INTO ", definitions_, " (kind, id, version, data) VALUES ($1, $2, 1, $3)"),
+        {std::string(kind.kind), id, Blob{data}});
     if (!inserted.ok()) {
       if (inserted.status().code() != absl::StatusCode::kAlreadyExists) return inserted.status();
       return runtime::WithViolations(
@@ -66,8 +74,8 @@ absl::StatusOr<std::string> DefinitionStore::Insert(const DefinitionKind& kind,
     }
     if (request_id.empty()) return absl::OkStatus();
     return tx
-        .Exec("INSERT INTO segmentation_requests (kind, request_id, id, create_time) "
-              "VALUES ($1, $2, $3, $4)",
+        .Exec(absl::StrCat("INSERT INTO ", requests_, " (kind, request_id, id, create_time) "
+              "VALUES ($1, $2, $3, $4)"),
               {std::string(kind.kind), request_id, id, absl::ToUnixSeconds(now)})
         .status();
   });
@@ -78,7 +86,7 @@ absl::StatusOr<std::string> DefinitionStore::Insert(const DefinitionKind& kind,
 absl::StatusOr<StoredDefinition> DefinitionStore::Read(const DefinitionKind& kind,
                                                        const std::string& id) {
   auto rows = db_.Query(
-      "SELECT id, version, data FROM segmentation_definitions WHERE kind = $1 AND id = $2",
+      absl::StrCat("SELECT id, version, data FROM ", definitions_, " WHERE kind = $1 AND id = $2"),
       {std::string(kind.kind), id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) {
@@ -92,12 +100,12 @@ absl::StatusOr<std::vector<StoredDefinition>> DefinitionStore::Page(const Defini
                                                                     const std::string& after,
                                                                     int limit) {
   auto rows = db_.Query(
-      "SELECT id, version, data FROM segmentation_definitions WHERE kind = $1 AND id > $2 "
-      "ORDER BY id LIMIT $3",
+      absl::StrCat("SELECT id, version, data FROM ", definitions_, " WHERE kind = $1 AND id > $2 "
+      "ORDER BY id LIMIT $3"),
       {std::string(kind.kind), after, int64_t{limit}});
   if (!rows.ok()) return rows.status();
   std::vector<StoredDefinition> out;
-  for (const store::Row& row : *rows) out.push_back(FromRow(row));
+  for (const Row& row : *rows) out.push_back(FromRow(row));
   return out;
 }
 
@@ -105,12 +113,30 @@ absl::StatusOr<std::vector<StoredDefinition>> DefinitionStore::All(const Definit
   return Page(kind, "", kind.limit);
 }
 
+absl::StatusOr<std::string> DefinitionStore::ListPage(
+    const DefinitionKind& kind, int32_t page_size, const std::string& page_token,
+    int default_size, int max_size, const std::function<void(const StoredDefinition&)>& add) {
+  auto size = runtime::PageSize(page_size, default_size, max_size);
+  if (!size.ok()) return size.status();
+  std::string after;
+  if (!page_token.empty()) {
+    auto cursor = runtime::PageCursor(page_token, kind.collection);
+    if (!cursor.ok()) return cursor.status();
+    after = *cursor;
+  }
+  auto page = Page(kind, after, *size + 1);
+  if (!page.ok()) return page.status();
+  for (size_t i = 0; i < page->size() && static_cast<int>(i) < *size; ++i) add((*page)[i]);
+  if (static_cast<int>(page->size()) <= *size) return std::string();
+  return runtime::PageToken(kind.collection, (*page)[*size - 1].id);
+}
+
 absl::Status DefinitionStore::Replace(const DefinitionKind& kind, const std::string& id,
                                       int64_t version, const std::string& data) {
   auto updated = db_.Exec(
-      "UPDATE segmentation_definitions SET version = $1, data = $2 WHERE kind = $3 AND id = $4 "
-      "AND version = $5",
-      {version + 1, store::Blob{data}, std::string(kind.kind), id, version});
+      absl::StrCat("UPDATE ", definitions_, " SET version = $1, data = $2 WHERE kind = $3 AND id = $4 "
+      "AND version = $5"),
+      {version + 1, Blob{data}, std::string(kind.kind), id, version});
   if (!updated.ok()) return updated.status();
   if (*updated == 0) {
     return runtime::Error(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
@@ -122,9 +148,9 @@ absl::Status DefinitionStore::Replace(const DefinitionKind& kind, const std::str
 
 absl::Status DefinitionStore::Delete(const DefinitionKind& kind, const std::string& id) {
   return db_
-      .Exec("DELETE FROM segmentation_definitions WHERE kind = $1 AND id = $2",
+      .Exec(absl::StrCat("DELETE FROM ", definitions_, " WHERE kind = $1 AND id = $2"),
             {std::string(kind.kind), id})
       .status();
 }
 
-}  // namespace centric::segmentation
+}  // namespace centric::store

@@ -1,0 +1,149 @@
+#include "services/feedback/grpc_service.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/runtime/grpc_status.h"
+
+namespace centric::feedback {
+namespace {
+
+// Reads the client's stream, storing every kStreamBatch responses (on the worker pool,
+// while no read is outstanding, so a fast client cannot run ahead of the store).
+class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRequest> {
+ public:
+  ResponseReader(grpc::CallbackServerContext* context, FeedbackService& service,
+                 runtime::WorkerPool& pool, v1::StreamResponsesSummary* summary)
+      : service_(service),
+        pool_(pool),
+        summary_(summary),
+        deadline_(runtime::DeadlineOf(*context)) {
+    batch_.reserve(kStreamBatch);
+    StartRead(&next_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side (or went away): store the rest, then answer
+      pool_.Schedule([this] {
+        absl::Status s = Flush();
+        Finish(s.ok() ? grpc::Status::OK : runtime::ToGrpcStatus(s, kFeedbackErrorDomain));
+      });
+      return;
+    }
+    batch_.push_back(std::move(next_));
+    next_.Clear();
+    if (batch_.size() < kStreamBatch) return StartRead(&next_);
+    pool_.Schedule([this] {
+      absl::Status s = Flush();
+      if (!s.ok()) return Finish(runtime::ToGrpcStatus(s, kFeedbackErrorDomain));
+      StartRead(&next_);
+    });
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  // Stores the batch; errors that concern the whole batch (store, Profiles) end the stream.
+  absl::Status Flush() {
+    if (batch_.empty()) return absl::OkStatus();
+    auto results = service_.SubmitBatch(batch_, deadline_);
+    if (!results.ok()) {
+      return absl::Status(results.status().code(),
+                          absl::StrCat("after ", summary_->accepted(), " stored responses: ",
+                                       results.status().message()));
+    }
+    for (const Submitted& r : *results) {
+      if (!r.status.ok()) {
+        summary_->set_rejected(summary_->rejected() + 1);
+        if (summary_->rejections_size() < kMaxReportedRejections) {
+          v1::StreamRejection* rejection = summary_->add_rejections();
+          rejection->set_index(index_);
+          rejection->set_code(absl::StatusCodeToString(r.status.code()));
+          rejection->set_message(std::string(r.status.message()));
+        }
+      } else if (r.duplicate) {
+        summary_->set_duplicates(summary_->duplicates() + 1);
+      } else {
+        summary_->set_accepted(summary_->accepted() + 1);
+        if (r.opened_follow_up) summary_->set_follow_ups_opened(summary_->follow_ups_opened() + 1);
+      }
+      ++index_;
+    }
+    batch_.clear();
+    return absl::OkStatus();
+  }
+
+  FeedbackService& service_;
+  runtime::WorkerPool& pool_;
+  v1::StreamResponsesSummary* summary_;
+  absl::Time deadline_;
+  v1::SubmitResponseRequest next_;
+  std::vector<v1::SubmitResponseRequest> batch_;
+  int64_t index_ = 0;
+};
+
+}  // namespace
+
+#define CENTRIC_FEEDBACK_UNARY(Method, Request, Response)                                 \
+  grpc::ServerUnaryReactor* FeedbackGrpcService::Method(                                  \
+      grpc::CallbackServerContext* context, const Request* request, Response* response) { \
+    return runtime::Unary(context, env_, [this, request, response](absl::Time) {          \
+      return runtime::Reply(service_.Method(*request), response);                         \
+    });                                                                                   \
+  }
+#define CENTRIC_FEEDBACK_UNARY_DEADLINE(Method, Request, Response)                        \
+  grpc::ServerUnaryReactor* FeedbackGrpcService::Method(                                  \
+      grpc::CallbackServerContext* context, const Request* request, Response* response) { \
+    return runtime::Unary(context, env_, [this, request, response](absl::Time deadline) { \
+      return runtime::Reply(service_.Method(*request, deadline), response);               \
+    });                                                                                   \
+  }
+
+CENTRIC_FEEDBACK_UNARY(CreateSurvey, v1::CreateSurveyRequest, v1::Survey)
+CENTRIC_FEEDBACK_UNARY(GetSurvey, v1::GetSurveyRequest, v1::Survey)
+CENTRIC_FEEDBACK_UNARY(ListSurveys, v1::ListSurveysRequest, v1::ListSurveysResponse)
+CENTRIC_FEEDBACK_UNARY(UpdateSurvey, v1::UpdateSurveyRequest, v1::Survey)
+CENTRIC_FEEDBACK_UNARY_DEADLINE(CheckSurveyEligibility, v1::CheckSurveyEligibilityRequest,
+                                v1::CheckSurveyEligibilityResponse)
+CENTRIC_FEEDBACK_UNARY_DEADLINE(SubmitResponse, v1::SubmitResponseRequest, v1::Response)
+CENTRIC_FEEDBACK_UNARY_DEADLINE(BatchSubmitResponses, v1::BatchSubmitResponsesRequest,
+                                v1::BatchSubmitResponsesResponse)
+CENTRIC_FEEDBACK_UNARY(GetResponse, v1::GetResponseRequest, v1::Response)
+CENTRIC_FEEDBACK_UNARY(ListResponses, v1::ListResponsesRequest, v1::ListResponsesResponse)
+CENTRIC_FEEDBACK_UNARY(CreateFollowUpPolicy, v1::CreateFollowUpPolicyRequest, v1::FollowUpPolicy)
+CENTRIC_FEEDBACK_UNARY(GetFollowUpPolicy, v1::GetFollowUpPolicyRequest, v1::FollowUpPolicy)
+CENTRIC_FEEDBACK_UNARY(ListFollowUpPolicies, v1::ListFollowUpPoliciesRequest,
+                       v1::ListFollowUpPoliciesResponse)
+CENTRIC_FEEDBACK_UNARY(UpdateFollowUpPolicy, v1::UpdateFollowUpPolicyRequest, v1::FollowUpPolicy)
+CENTRIC_FEEDBACK_UNARY(GetFollowUp, v1::GetFollowUpRequest, v1::FollowUp)
+CENTRIC_FEEDBACK_UNARY(ListFollowUps, v1::ListFollowUpsRequest, v1::ListFollowUpsResponse)
+CENTRIC_FEEDBACK_UNARY(TransitionFollowUp, v1::TransitionFollowUpRequest, v1::FollowUp)
+CENTRIC_FEEDBACK_UNARY(CreateFeatureRequest, v1::CreateFeatureRequestRequest, v1::FeatureRequest)
+CENTRIC_FEEDBACK_UNARY(GetFeatureRequest, v1::GetFeatureRequestRequest, v1::FeatureRequest)
+CENTRIC_FEEDBACK_UNARY(ListFeatureRequests, v1::ListFeatureRequestsRequest,
+                       v1::ListFeatureRequestsResponse)
+CENTRIC_FEEDBACK_UNARY(UpdateFeatureRequest, v1::UpdateFeatureRequestRequest, v1::FeatureRequest)
+CENTRIC_FEEDBACK_UNARY_DEADLINE(LinkFeatureRequest, v1::LinkFeatureRequestRequest,
+                                v1::FeatureRequestLink)
+CENTRIC_FEEDBACK_UNARY(ListFeatureRequestLinks, v1::ListFeatureRequestLinksRequest,
+                       v1::ListFeatureRequestLinksResponse)
+CENTRIC_FEEDBACK_UNARY(ListThemeDemand, v1::ListThemeDemandRequest, v1::ListThemeDemandResponse)
+
+#undef CENTRIC_FEEDBACK_UNARY
+#undef CENTRIC_FEEDBACK_UNARY_DEADLINE
+
+grpc::ServerUnaryReactor* FeedbackGrpcService::DeleteFollowUpPolicy(
+    grpc::CallbackServerContext* context, const v1::DeleteFollowUpPolicyRequest* request,
+    v1::DeleteFollowUpPolicyResponse*) {
+  return runtime::Unary(context, env_, [this, request](absl::Time) {
+    return service_.DeleteFollowUpPolicy(*request);
+  });
+}
+
+grpc::ServerReadReactor<v1::SubmitResponseRequest>* FeedbackGrpcService::StreamResponses(
+    grpc::CallbackServerContext* context, v1::StreamResponsesSummary* summary) {
+  return new ResponseReader(context, service_, *env_.pool, summary);
+}
+
+}  // namespace centric::feedback
