@@ -54,6 +54,21 @@ bool IsUnhappy(v1::Category category) {
          category == v1::CATEGORY_DIFFICULT;
 }
 
+std::vector<v1::Sla> NewlyMissedSlas(const SlaClock& clock, absl::Time now) {
+  std::vector<v1::Sla> missed;
+  if (clock.state == v1::FOLLOW_UP_STATE_OPEN && !clock.first_contact_breached &&
+      clock.first_contact_due <= now) {
+    missed.push_back(v1::SLA_FIRST_CONTACT);
+  }
+  bool unresolved =
+      clock.state == v1::FOLLOW_UP_STATE_OPEN || clock.state == v1::FOLLOW_UP_STATE_CONTACTED;
+  if (unresolved && !clock.resolution_breached && clock.resolution_due.has_value() &&
+      *clock.resolution_due <= now) {
+    missed.push_back(v1::SLA_RESOLUTION);
+  }
+  return missed;
+}
+
 std::string KindName(v1::SurveyKind kind) {
   return WithoutPrefix(v1::SurveyKind_Name(kind), "SURVEY_KIND_");
 }

@@ -1481,14 +1481,17 @@ absl::StatusOr<int> FeedbackService::DetectBreaches(absl::Time now) {
       for (const store::Row& row : *rows) {
         v1::FollowUp f = FollowUpFromRow(row, 1, 2, 3);
         int64_t breached = row.GetInt(4);
+        SlaClock clock;
+        clock.state = static_cast<v1::FollowUpState>(row.GetInt(7));
+        clock.first_contact_due = FromMicros(row.GetInt(5));
+        if (row.GetInt(6) > 0) clock.resolution_due = FromMicros(row.GetInt(6));
+        clock.first_contact_breached = (breached & kContactBreached) != 0;
+        clock.resolution_breached = (breached & kResolutionBreached) != 0;
         std::vector<std::pair<v1::Sla, int64_t>> missed;
-        if (row.GetInt(7) == kOpen && row.GetInt(5) <= Micros(now) && breached % 2 == 0) {
-          missed.push_back({v1::SLA_FIRST_CONTACT, row.GetInt(5)});
-          breached |= kContactBreached;
-        }
-        if (row.GetInt(6) > 0 && row.GetInt(6) <= Micros(now) && breached < kResolutionBreached) {
-          missed.push_back({v1::SLA_RESOLUTION, row.GetInt(6)});
-          breached |= kResolutionBreached;
+        for (v1::Sla sla : NewlyMissedSlas(clock, now)) {
+          bool contact = sla == v1::SLA_FIRST_CONTACT;
+          missed.push_back({sla, contact ? row.GetInt(5) : row.GetInt(6)});
+          breached |= contact ? kContactBreached : kResolutionBreached;
         }
         for (const auto& [sla, due] : missed) {
           f.add_breached_slas(sla);

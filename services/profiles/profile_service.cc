@@ -351,8 +351,50 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
     ids.push_back(*id);
   }
   if (absl::Status s = ToStatus(std::move(violations)); !s.ok()) return s;
-  v1::BatchGetProfilesResponse response;
+  // Cache hits first; the misses are read in ONE transaction (a call per profile would
+  // pay a transaction each); merged names then follow their chain one by one.
+  std::vector<std::optional<v1::Profile>> found(ids.size());
+  std::vector<size_t> misses;
   for (size_t i = 0; i < ids.size(); ++i) {
+    std::optional<cache::CachedValue> cached = deps_.cache->Get(CacheKey(ids[i]));
+    v1::Profile profile;
+    if (cached.has_value() && !cached->payload.empty() && cached->payload[0] == kActiveTag &&
+        profile.ParseFromArray(cached->payload.data() + 1, cached->payload.size() - 1)) {
+      SetOutputFields(profile);
+      found[i] = std::move(profile);
+    } else {
+      misses.push_back(i);
+    }
+  }
+  std::vector<size_t> chains;
+  std::vector<std::pair<std::string, cache::CachedValue>> loaded;
+  if (!misses.empty()) {
+    absl::Status status = deps_.db->Transact(
+        [&](store::Tx& tx) -> absl::Status {
+          chains.clear();
+          loaded.clear();
+          for (size_t i : misses) {
+            auto row = LoadProfile(tx, ids[i]);
+            if (!row.ok() && row.status().code() != absl::StatusCode::kNotFound) {
+              return row.status();
+            }
+            if (row.ok() && row->profile.state() == v1::PROFILE_STATE_ACTIVE) {
+              loaded.push_back({CacheKey(ids[i]),
+                                cache::CachedValue{row->profile.version(),
+                                                   kActiveTag + row->profile.SerializeAsString()}});
+              found[i] = std::move(row->profile);
+              SetOutputFields(*found[i]);
+            } else {
+              chains.push_back(i);  // merged, erased or unknown: Resolve says which
+            }
+          }
+          return absl::OkStatus();
+        },
+        {.deadline = deadline, .read_only = true});
+    if (!status.ok()) return status;
+  }
+  for (const auto& [key, value] : loaded) deps_.cache->SetIfNewer(key, value.version, value.payload);
+  for (size_t i : chains) {
     auto profile = Resolve(ids[i], deadline);
     if (!profile.ok()) {
       if (profile.status().code() == absl::StatusCode::kNotFound) {
@@ -363,8 +405,10 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
       }
       return profile.status();
     }
-    *response.add_profiles() = std::move(*profile);
+    found[i] = std::move(*profile);
   }
+  v1::BatchGetProfilesResponse response;
+  for (auto& profile : found) *response.add_profiles() = std::move(*profile);
   return response;
 }
 
@@ -995,6 +1039,8 @@ absl::Status ProfileService::HandleFeedbackEvent(const ev::Event& event) {
   } else {
     return absl::OkStatus();  // not an event Profiles uses
   }
+  // FollowUpChanged carries figures only when the open follow-up count changed.
+  if (unpacked && summary->version() == 0) return absl::OkStatus();
   std::vector<FieldViolation> violations;
   auto id = ParseProfileName(*profile, "profile");
   if (!id.ok()) violations = runtime::FieldViolations(id.status());
