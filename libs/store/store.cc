@@ -221,6 +221,11 @@ absl::Status Migrate(Database& db, absl::string_view service,
   return absl::OkStatus();
 }
 
+absl::Status PreferCustomPlans(Tx& tx) {
+  if (tx.backend() != Backend::kPostgres) return absl::OkStatus();
+  return tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").status();
+}
+
 absl::StatusOr<Rows> InsertMany(Tx& tx, absl::string_view head, const std::vector<Params>& rows,
                                 absl::string_view tail) {
   Rows out;

@@ -169,6 +169,14 @@ absl::Status Migrate(Database& db, absl::string_view service,
 absl::StatusOr<Rows> InsertMany(Tx& tx, absl::string_view head, const std::vector<Params>& rows,
                                 absl::string_view tail = "");
 
+// For the rest of the transaction, plans every statement for its actual parameters.
+// PostgreSQL otherwise switches a prepared statement to a generic plan after five
+// executions and keeps it while the table grows: a "key IN ($2, ..., $257)" lookup
+// planned on a small table stayed a sequential scan and took 400-700 ms per call on 40,000
+// rows (bench/feedback_bench.cc). Use it in transactions running IN lookups on growing
+// tables. No-op on SQLite.
+absl::Status PreferCustomPlans(Tx& tx);
+
 // Expands the {{...}} placeholders of a migration for `backend`.
 std::string ExpandPortableSql(absl::string_view sql, Backend backend);
 

@@ -789,6 +789,7 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
   std::vector<Submitted> committed;
   auto attempt = [&](store::Tx& tx) -> absl::Status {
     committed = out;
+    if (absl::Status s = store::PreferCustomPlans(tx); !s.ok()) return s;
     std::vector<Pending> batch = ready;
     // Request ids seen before, and repeated within the batch.
     std::map<std::string, std::vector<std::string>> ids_by_survey;

@@ -11,8 +11,10 @@
 namespace centric::feedback {
 namespace {
 
-// Reads the client's stream, storing every kStreamBatch responses (on the worker pool,
-// while no read is outstanding, so a fast client cannot run ahead of the store).
+// Reads the client's stream and stores every kStreamBatch responses on the worker pool.
+// Reading the next batch overlaps storing the previous one; at most one batch is being
+// stored (so results are counted in stream order) and one being read, so a fast client
+// cannot run further ahead than that.
 class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRequest> {
  public:
   ResponseReader(grpc::CallbackServerContext* context, FeedbackService& service,
@@ -21,33 +23,57 @@ class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRe
         pool_(pool),
         summary_(summary),
         deadline_(runtime::DeadlineOf(*context)) {
-    batch_.reserve(kStreamBatch);
+    reading_.reserve(kStreamBatch);
     StartRead(&next_);
   }
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the client closed its side (or went away): store the rest, then answer
-      pool_.Schedule([this] {
-        absl::Status s = Flush();
-        Finish(s.ok() ? grpc::Status::OK : runtime::ToGrpcStatus(s, kFeedbackErrorDomain));
-      });
-      return;
+    absl::MutexLock lock(&mu_);
+    if (!ok) {  // the client closed its side (or went away)
+      closed_ = true;
+    } else {
+      reading_.push_back(std::move(next_));
+      next_.Clear();
+      if (reading_.size() < kStreamBatch) return StartRead(&next_);
+      full_ = true;
     }
-    batch_.push_back(std::move(next_));
-    next_.Clear();
-    if (batch_.size() < kStreamBatch) return StartRead(&next_);
-    pool_.Schedule([this] {
-      absl::Status s = Flush();
-      if (!s.ok()) return Finish(runtime::ToGrpcStatus(s, kFeedbackErrorDomain));
-      StartRead(&next_);
-    });
+    StoreIfIdleLocked();
   }
   void OnDone() override { delete this; }
 
  private:
-  // Stores the batch; errors that concern the whole batch (store, Profiles) end the stream.
-  absl::Status Flush() {
-    if (batch_.empty()) return absl::OkStatus();
-    auto results = service_.SubmitBatch(batch_, deadline_);
+  // Hands the batch being read to the pool when no store runs; reading goes on at once.
+  void StoreIfIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (storing_ || finished_) return;
+    if (!full_ && !closed_) return;
+    if (closed_ && reading_.empty()) {
+      finished_ = true;
+      Finish(grpc::Status::OK);
+      return;
+    }
+    storing_ = true;
+    full_ = false;
+    std::vector<v1::SubmitResponseRequest> batch;
+    batch.swap(reading_);
+    reading_.reserve(kStreamBatch);
+    if (!closed_) StartRead(&next_);
+    pool_.Schedule([this, batch = std::move(batch)]() mutable {
+      absl::Status s = Store(batch);
+      absl::MutexLock lock(&mu_);
+      storing_ = false;
+      if (!s.ok() && !finished_) {
+        // Errors of the whole batch (store, Profiles) end the stream; a read may still
+        // be outstanding, and gRPC completes it when the call finishes.
+        finished_ = true;
+        Finish(runtime::ToGrpcStatus(s, kFeedbackErrorDomain));
+        return;
+      }
+      StoreIfIdleLocked();
+    });
+  }
+
+  absl::Status Store(const std::vector<v1::SubmitResponseRequest>& batch) {
+    auto results = service_.SubmitBatch(batch, deadline_);
+    absl::MutexLock lock(&summary_mu_);
     if (!results.ok()) {
       return absl::Status(results.status().code(),
                           absl::StrCat("after ", summary_->accepted(), " stored responses: ",
@@ -70,16 +96,22 @@ class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRe
       }
       ++index_;
     }
-    batch_.clear();
     return absl::OkStatus();
   }
 
   FeedbackService& service_;
   runtime::WorkerPool& pool_;
   v1::StreamResponsesSummary* summary_;
-  absl::Time deadline_;
-  v1::SubmitResponseRequest next_;
-  std::vector<v1::SubmitResponseRequest> batch_;
+  const absl::Time deadline_;
+  absl::Mutex mu_;
+  v1::SubmitResponseRequest next_;  // written by gRPC between StartRead and OnReadDone
+  std::vector<v1::SubmitResponseRequest> reading_ ABSL_GUARDED_BY(mu_);
+  bool full_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool storing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Stores run one at a time; the lock orders their updates of the summary.
+  absl::Mutex summary_mu_;
   int64_t index_ = 0;
 };
 

@@ -373,16 +373,20 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
         [&](store::Tx& tx) -> absl::Status {
           chains.clear();
           loaded.clear();
+          if (absl::Status s = store::PreferCustomPlans(tx); !s.ok()) return s;
+          std::vector<std::string> miss_ids;
+          for (size_t i : misses) miss_ids.push_back(ids[i]);
+          std::sort(miss_ids.begin(), miss_ids.end());
+          miss_ids.erase(std::unique(miss_ids.begin(), miss_ids.end()), miss_ids.end());
+          auto rows = LoadProfiles(tx, miss_ids);
+          if (!rows.ok()) return rows.status();
           for (size_t i : misses) {
-            auto row = LoadProfile(tx, ids[i]);
-            if (!row.ok() && row.status().code() != absl::StatusCode::kNotFound) {
-              return row.status();
-            }
-            if (row.ok() && row->profile.state() == v1::PROFILE_STATE_ACTIVE) {
+            auto row = rows->find(ids[i]);
+            if (row != rows->end() && row->second.profile.state() == v1::PROFILE_STATE_ACTIVE) {
+              const v1::Profile& p = row->second.profile;
               loaded.push_back({CacheKey(ids[i]),
-                                cache::CachedValue{row->profile.version(),
-                                                   kActiveTag + row->profile.SerializeAsString()}});
-              found[i] = std::move(row->profile);
+                                cache::CachedValue{p.version(), kActiveTag + p.SerializeAsString()}});
+              found[i] = p;
               SetOutputFields(*found[i]);
             } else {
               chains.push_back(i);  // merged, erased or unknown: Resolve says which

@@ -129,6 +129,31 @@ absl::StatusOr<StoredProfile> LoadProfile(store::Tx& tx, absl::string_view id, R
   return out;
 }
 
+absl::StatusOr<std::map<std::string, StoredProfile>> LoadProfiles(
+    store::Tx& tx, const std::vector<std::string>& ids) {
+  std::map<std::string, StoredProfile> out;
+  // Chunks of 256 then powers of two: at most nine distinct statements to prepare.
+  for (size_t next = 0; next < ids.size();) {
+    size_t chunk = 256;
+    while (chunk > ids.size() - next) chunk /= 2;
+    auto rows = tx.Query(absl::StrCat("SELECT id, merged_into, data FROM profiles_profiles "
+                                      "WHERE id IN (",
+                                      Placeholders(chunk), ")"),
+                         Params(ids.begin() + next, ids.begin() + next + chunk));
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : *rows) {
+      StoredProfile stored;
+      stored.merged_into = row.GetString(1);
+      auto profile = ParseProfile(row.GetString(2));
+      if (!profile.ok()) return profile.status();
+      stored.profile = std::move(*profile);
+      out[row.GetString(0)] = std::move(stored);
+    }
+    next += chunk;
+  }
+  return out;
+}
+
 absl::Status InsertProfile(store::Tx& tx, const StoredProfile& row, absl::Time now) {
   const v1::Profile& p = row.profile;
   auto id = ParseProfileName(p.name(), "profile.name");

@@ -16,6 +16,7 @@
 #define CENTRIC_SERVICES_PROFILES_PROFILE_STORE_H_
 
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,10 @@ enum class RowLock {
 // The row of `id`, whatever its state. NOT_FOUND if the id was never used.
 absl::StatusOr<StoredProfile> LoadProfile(store::Tx& tx, absl::string_view id,
                                           RowLock lock = RowLock::kNone);
+
+// The rows of `ids` that exist (any state), keyed by id, read with few queries.
+absl::StatusOr<std::map<std::string, StoredProfile>> LoadProfiles(
+    store::Tx& tx, const std::vector<std::string>& ids);
 
 // Inserts a new row. ALREADY_EXISTS if the id is taken (even by a tombstone).
 absl::Status InsertProfile(store::Tx& tx, const StoredProfile& row, absl::Time now);
