@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/any.pb.h"
-#include "libs/events/idempotent_consumer.h"
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
 #include "libs/runtime/log.h"
@@ -1059,11 +1058,11 @@ absl::Status ProfileService::HandleFeedbackEvent(const ev::Event& event) {
   }
   // The handler is built per attempt so that its effect fills this attempt's AfterCommit
   // (cache invalidation and relay wake-up once the transaction committed).
+  // The summary's version makes a redelivery harmless (the stored summary is as new), so
+  // no event id is recorded: a duplicate costs one conditional upsert that writes nothing.
   return Retry([&](AfterCommit& after) {
-    return events::IdempotentHandler(*deps_.db, kService,
-                                     [&](store::Tx& tx, const ev::Event&) {
-                                       return ApplyFeedbackInTx(tx, after, *id, *summary);
-                                     })(event);
+    return deps_.db->Transact(
+        [&](store::Tx& tx) { return ApplyFeedbackInTx(tx, after, *id, *summary); });
   });
 }
 
