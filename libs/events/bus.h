@@ -10,13 +10,15 @@
 
 #include "absl/status/status.h"
 #include "centric/events/v1/events.pb.h"
+#include "libs/runtime/trace.h"
 
 namespace centric::events {
 
 using centric::events::v1::Event;
 
-// Handles one event. OK acknowledges it; any error leaves it unacknowledged, so it is
-// delivered again (to this or another consumer of the group).
+// Handles one event, with the event's trace current (TraceOf below). OK acknowledges it;
+// any error leaves it unacknowledged, so it is delivered again (to this or another
+// consumer of the group).
 using Handler = std::function<absl::Status(const Event&)>;
 
 // A running consumer. Destroying it stops delivery (waiting for a handler in progress).
@@ -33,6 +35,11 @@ struct SubscribeOptions {
   // This consumer's name within the group (unique per process, e.g. the pod name).
   std::string consumer;
 };
+
+// The consumer span of `event`: a new span of the trace in event.traceparent, or the
+// root of a new trace when it is empty or invalid. Every Bus runs its handlers (and logs
+// their failures) with this trace current (runtime::TraceScope).
+runtime::TraceContext TraceOf(const Event& event);
 
 class Bus {
  public:

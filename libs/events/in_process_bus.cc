@@ -77,6 +77,7 @@ class InProcessSubscription : public Subscription {
           queue_->cv.WaitWithDeadline(&queue_->mu, wake_at);
         }
       }
+      runtime::TraceScope trace(TraceOf(event));
       absl::Status status = handler_(event);
       if (status.ok()) continue;
       const std::string error = status.ToString();

@@ -1,5 +1,6 @@
 #include "libs/events/outbox.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "libs/runtime/log.h"
+#include "libs/runtime/trace.h"
 
 namespace centric::events {
 
@@ -58,7 +60,17 @@ absl::StatusOr<store::Params> OutboxRow(const Event& event) {
     }
   }
   std::string payload;
-  if (!event.SerializeToString(&payload)) {
+  std::optional<std::string> traceparent;
+  if (event.traceparent().empty()) traceparent = runtime::OutgoingTraceparent();
+  bool serialised;
+  if (traceparent.has_value()) {
+    Event traced = event;
+    traced.set_traceparent(*std::move(traceparent));
+    serialised = traced.SerializeToString(&payload);
+  } else {
+    serialised = event.SerializeToString(&payload);
+  }
+  if (!serialised) {
     return absl::InternalError(absl::StrCat("cannot serialise event ", event.id()));
   }
   return store::Params{event.id(), event.source(), store::Blob{std::move(payload)},

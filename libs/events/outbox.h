@@ -28,7 +28,9 @@ namespace centric::events {
 store::Migration OutboxMigration(int64_t version, absl::string_view service);
 
 // Writes `event` to the service's outbox inside `tx`. The event must have id, type,
-// source and subject set. Errors: INVALID_ARGUMENT (missing field), store errors.
+// source and subject set. While a trace is current (runtime::TraceScope, e.g. in every
+// runtime::Unary handler) and the event has no traceparent, the stored event carries
+// one continuing that trace. Errors: INVALID_ARGUMENT (missing field), store errors.
 absl::Status AppendToOutbox(store::Tx& tx, absl::string_view service, const Event& event);
 
 // Writes several events with few statements (store::InsertMany), in order.

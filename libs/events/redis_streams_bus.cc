@@ -250,6 +250,7 @@ class RedisSubscription : public Subscription {
         if (absl::Status status = Ack(id); !status.ok()) return status;
         continue;
       }
+      runtime::TraceScope trace(TraceOf(event));
       absl::Status handled = handler_(event);
       if (handled.ok()) {
         if (absl::Status status = Ack(id); !status.ok()) return status;

@@ -30,12 +30,27 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
   return ids.NewId();
 }
 
+TraceContext TraceOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(std::string(kTraceparentKey));
+  if (it == metadata.end()) return ChildSpanOf(std::nullopt);
+  return ChildSpanOf(
+      ParseTraceparent(absl::string_view(it->second.data(), it->second.size())));
+}
+
+void PropagateTrace(grpc::ClientContext& outgoing) {
+  if (std::optional<std::string> traceparent = OutgoingTraceparent()) {
+    outgoing.AddMetadata(std::string(kTraceparentKey), *traceparent);
+  }
+}
+
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const HandlerEnv& env,
                                 HandlerWork work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   env.pool->Schedule([context, reactor, &env, work = std::move(work)] {
     absl::Time deadline = DeadlineOf(*context);
     ScopedRequestId request_id(RequestIdOf(*context));
+    TraceScope trace(TraceOf(*context));
     absl::Status status;
     if (context->IsCancelled() || absl::Now() >= deadline) {
       status = absl::DeadlineExceededError("the call's deadline passed before work started");

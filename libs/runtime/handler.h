@@ -1,5 +1,5 @@
 // The glue every gRPC handler uses: run domain work on the worker pool with the RPC's
-// request id and deadline, then finish the call with the mapped status.
+// request id, trace and deadline, then finish the call with the mapped status.
 //
 //   grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext* ctx,
 //                                        const GetProfileRequest* req, Profile* resp) override {
@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/runtime/trace.h"
 #include "libs/runtime/worker_pool.h"
 
 namespace centric::runtime {
@@ -36,6 +37,15 @@ void PropagateDeadline(const grpc::ServerContextBase& incoming, grpc::ClientCont
 // The caller's "x-request-id" metadata, or a new id.
 std::string RequestIdOf(const grpc::ServerContextBase& context);
 
+// The server span of an incoming RPC: a new span in the trace of the caller's
+// "traceparent" metadata, or the root of a new trace when it is absent or invalid.
+TraceContext TraceOf(const grpc::ServerContextBase& context);
+
+// Adds "traceparent" metadata continuing the current thread's trace (trace.h,
+// OutgoingTraceparent) to an outgoing call; adds nothing when no trace is current. Call
+// before the call starts, like PropagateDeadline.
+void PropagateTrace(grpc::ClientContext& outgoing);
+
 // Work done by a handler; receives the RPC's deadline.
 using HandlerWork = std::function<absl::Status(absl::Time deadline)>;
 
@@ -47,7 +57,9 @@ absl::Status Reply(absl::StatusOr<T> result, T* response) {
   return absl::OkStatus();
 }
 
-// Schedules `work` on env.pool and finishes the returned reactor with its status.
+// Schedules `work` on env.pool and finishes the returned reactor with its status. `work`
+// runs with the RPC's request id (RequestIdOf) and trace (TraceOf) current, so its log
+// lines carry them and PropagateTrace continues the trace.
 // DEADLINE_EXCEEDED without running `work` if the deadline has already passed or the
 // call was cancelled while queued.
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const HandlerEnv& env,

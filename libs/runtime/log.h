@@ -1,16 +1,19 @@
 // Structured logs: one JSON object per line on stdout, e.g.
 //   {"ts":"2026-11-22T15:10:45.123Z","level":"info","event":"listening","address":"..."}
 // Fields given by the caller are added in order; the request id of the current RPC (set
-// by the server runtime) is added as "request_id" when there is one.
+// by the server runtime) is added as "request_id" when there is one, and the current
+// trace (trace.h) as "trace_id" and "span_id" when there is one.
 #ifndef CENTRIC_LIBS_RUNTIME_LOG_H_
 #define CENTRIC_LIBS_RUNTIME_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <variant>
+
+#include "absl/strings/string_view.h"
 
 namespace centric::runtime {
 
@@ -37,6 +40,11 @@ void SetMinLogLevel(LogLevel level);
 // Renders the JSON line Log would print (without the trailing newline). For tests.
 std::string FormatLogLine(LogLevel level, absl::string_view event,
                           std::initializer_list<LogField> fields);
+
+// Sends every line Log writes (without the trailing newline) to `sink` instead of stdout,
+// until called again; nullptr restores stdout. For tests that check what was logged.
+// `sink` may be called from any thread, one line at a time, and must not log.
+void SetLogSink(std::function<void(absl::string_view line)> sink);
 
 // The request id logged with every line written on this thread while the scope lives.
 class ScopedRequestId {

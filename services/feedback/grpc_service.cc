@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/runtime/grpc_status.h"
+#include "libs/runtime/handler.h"
+#include "libs/runtime/trace.h"
 
 namespace centric::feedback {
 namespace {
@@ -22,7 +24,8 @@ class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRe
       : service_(service),
         pool_(pool),
         summary_(summary),
-        deadline_(runtime::DeadlineOf(*context)) {
+        deadline_(runtime::DeadlineOf(*context)),
+        trace_(runtime::TraceOf(*context)) {
     reading_.reserve(kStreamBatch);
     StartRead(&next_);
   }
@@ -57,6 +60,7 @@ class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRe
     reading_.reserve(kStreamBatch);
     if (!closed_) StartRead(&next_);
     pool_.Schedule([this, batch = std::move(batch)]() mutable {
+      runtime::TraceScope trace(trace_);
       absl::Status s = Store(batch);
       absl::MutexLock lock(&mu_);
       storing_ = false;
@@ -103,6 +107,8 @@ class ResponseReader final : public grpc::ServerReadReactor<v1::SubmitResponseRe
   runtime::WorkerPool& pool_;
   v1::StreamResponsesSummary* summary_;
   const absl::Time deadline_;
+  // The stream's one server span: every batch logs and calls Profiles in it.
+  const runtime::TraceContext trace_;
   absl::Mutex mu_;
   v1::SubmitResponseRequest next_;  // written by gRPC between StartRead and OnReadDone
   std::vector<v1::SubmitResponseRequest> reading_ ABSL_GUARDED_BY(mu_);

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "libs/runtime/grpc_status.h"
+#include "libs/runtime/handler.h"
 
 namespace centric::feedback {
 namespace {
@@ -14,9 +15,11 @@ constexpr size_t kBatch = 1000;
 // Used when the caller has no deadline.
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
 
-void SetDeadline(grpc::ClientContext& context, absl::Time deadline) {
+// Deadline and trace of an outgoing call.
+void Prepare(grpc::ClientContext& context, absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) deadline = absl::Now() + kDefaultTimeout;
   context.set_deadline(absl::ToChronoTime(deadline));
+  runtime::PropagateTrace(context);
 }
 
 }  // namespace
@@ -30,7 +33,7 @@ absl::StatusOr<std::vector<std::optional<pv1::Profile>>> GrpcProfileSource::Get(
     for (size_t i = start; i < end; ++i) request.add_names(names[i]);
     pv1::BatchGetProfilesResponse response;
     grpc::ClientContext context;
-    SetDeadline(context, deadline);
+    Prepare(context, deadline);
     grpc::Status status = stub_->BatchGetProfiles(&context, request, &response);
     if (status.ok() && response.profiles_size() == static_cast<int>(end - start)) {
       for (size_t i = start; i < end; ++i) out[i] = std::move(*response.mutable_profiles(i - start));
@@ -45,7 +48,7 @@ absl::StatusOr<std::vector<std::optional<pv1::Profile>>> GrpcProfileSource::Get(
       get.set_name(names[i]);
       pv1::Profile profile;
       grpc::ClientContext one;
-      SetDeadline(one, deadline);
+      Prepare(one, deadline);
       grpc::Status s = stub_->GetProfile(&one, get, &profile);
       if (s.ok()) {
         out[i] = std::move(profile);

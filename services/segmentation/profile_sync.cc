@@ -4,6 +4,7 @@
 
 #include "centric/events/v1/events.pb.h"
 #include "libs/runtime/grpc_status.h"
+#include "libs/runtime/handler.h"
 #include "libs/runtime/log.h"
 
 namespace centric::segmentation {
@@ -12,9 +13,11 @@ namespace {
 namespace pv1 = profiles::v1;
 namespace ev = events::v1;
 
-void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+// Deadline and trace (of the event being handled, if any) of an outgoing call.
+void Prepare(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+  runtime::PropagateTrace(context);
 }
 
 absl::Status FromGrpc(const grpc::Status& status) {
@@ -32,7 +35,7 @@ ProfileSync::~ProfileSync() { Stop(); }
 
 absl::Status ProfileSync::Apply(const std::string& profile) {
   grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
+  Prepare(context, options_.rpc_timeout);
   pv1::GetProfileRequest request;
   request.set_name(profile);
   pv1::Profile p;
@@ -82,7 +85,7 @@ void ProfileSync::Bootstrap() {
   std::string token;
   while (!stopping_.HasBeenNotified()) {
     grpc::ClientContext context;
-    SetDeadline(context, options_.rpc_timeout);
+    Prepare(context, options_.rpc_timeout);
     pv1::ListProfilesRequest request;
     request.set_page_size(options_.bootstrap_page_size);
     request.set_page_token(token);
@@ -125,7 +128,7 @@ size_t ProfileSync::FlushPersonas() {
   std::map<std::string, std::string> failed;
   for (const auto& [profile, persona] : batch) {
     grpc::ClientContext context;
-    SetDeadline(context, options_.rpc_timeout);
+    Prepare(context, options_.rpc_timeout);
     pv1::UpdateProfileRequest request;
     request.mutable_profile()->set_name(profile);
     request.mutable_profile()->set_persona(persona);
