@@ -59,18 +59,18 @@ absl::StatusOr<store::Params> OutboxRow(const Event& event) {
                        "source and subject"));
     }
   }
-  std::string payload;
-  std::optional<std::string> traceparent;
-  if (event.traceparent().empty()) traceparent = runtime::OutgoingTraceparent();
-  bool serialised;
-  if (traceparent.has_value()) {
-    Event traced = event;
-    traced.set_traceparent(*std::move(traceparent));
-    serialised = traced.SerializeToString(&payload);
-  } else {
-    serialised = event.SerializeToString(&payload);
+  // The caller's event is const: a traced copy is stored instead.
+  const Event* stored = &event;
+  Event traced;
+  if (event.traceparent().empty()) {
+    if (std::optional<std::string> traceparent = runtime::OutgoingTraceparent()) {
+      traced = event;
+      traced.set_traceparent(*std::move(traceparent));
+      stored = &traced;
+    }
   }
-  if (!serialised) {
+  std::string payload;
+  if (!stored->SerializeToString(&payload)) {
     return absl::InternalError(absl::StrCat("cannot serialise event ", event.id()));
   }
   return store::Params{event.id(), event.source(), store::Blob{std::move(payload)},

@@ -7,17 +7,20 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/events/idempotent_consumer.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/events/redis_streams_bus.h"
+#include "libs/runtime/trace.h"
 #include "libs/store/store.h"
 #include "libs/testing/servers.h"
 #include "tests/libs/events/event_test_util.h"
@@ -279,6 +282,56 @@ TEST_P(OutboxTest, TwoRelayReplicasTakeTurnsWithoutDuplicatesOrReordering) {
   // How the work split is up to the scheduler, so it is reported, not asserted.
   std::cout << "[ figures  ] relay one published " << via_one.published().size()
             << ", relay two " << via_two.published().size() << "\n";
+}
+
+TEST_P(OutboxTest, ConsumerContinuesTheTraceOfTheHandlerThatAppendedTheEvent) {
+  struct Seen {
+    std::string traceparent;
+    runtime::TraceContext current;
+  };
+  absl::Mutex mu;
+  std::map<std::string, Seen> seen;  // by event id
+  auto sub = bus_->Subscribe({"producer", "consumer", "c1"}, [&](const Event& event) {
+    absl::MutexLock lock(&mu);
+    seen[event.id()] = {event.traceparent(), runtime::CurrentTrace()};
+    return absl::OkStatus();
+  });
+  // What runtime::Unary installs around a handler.
+  const runtime::TraceContext handler{"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1};
+  {
+    runtime::TraceScope scope(handler);
+    absl::Status status = db_->Transact([&](store::Tx& tx) -> absl::Status {
+      if (absl::Status s = AppendToOutbox(tx, "producer", MakeEvent(1)); !s.ok()) return s;
+      return AppendAllToOutbox(tx, "producer", {MakeEvent(2)});
+    });
+    ASSERT_TRUE(status.ok()) << status;
+  }
+  WriteEvents(3, 4);  // no trace current
+  // Relayed from a thread with no trace: the consumer's trace comes from the event.
+  OutboxRelay relay(*db_, "producer", *bus_);
+  absl::StatusOr<int> relayed = relay.RelayOnce();
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  ASSERT_EQ(*relayed, 3);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return seen.size() == 3;
+  }));
+  sub.reset();
+
+  for (const std::string& id : {EventId(1), EventId(2)}) {
+    const Seen& event = seen[id];
+    std::optional<runtime::TraceContext> parent = runtime::ParseTraceparent(event.traceparent);
+    ASSERT_TRUE(parent.has_value()) << id << ": '" << event.traceparent << "'";
+    EXPECT_EQ(parent->trace_id, handler.trace_id) << id;
+    EXPECT_NE(parent->span_id, handler.span_id) << id;
+    EXPECT_EQ(parent->flags, 1) << id;
+    EXPECT_EQ(event.current.trace_id, handler.trace_id) << id;
+    EXPECT_NE(event.current.span_id, parent->span_id) << id;
+  }
+  const Seen& untraced = seen[EventId(3)];
+  EXPECT_EQ(untraced.traceparent, "");
+  EXPECT_TRUE(untraced.current.valid());  // a new trace per event
+  EXPECT_NE(untraced.current.trace_id, handler.trace_id);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OutboxTest,
