@@ -33,6 +33,23 @@ void RegisterCacheMetrics(Infrastructure& infra) {
   });
 }
 
+// centric_bus_consumer_lag{topic, group}: events the groups this process consumes have
+// not acknowledged yet, read from the bus at every scrape.
+void RegisterBusMetrics(Infrastructure& infra) {
+  infra.metrics->Describe(
+      "centric_bus_consumer_lag", runtime::MetricsRegistry::Type::kGauge,
+      "Events published to a topic and not yet acknowledged by a consumer group of this "
+      "process (undelivered, being handled, or waiting for redelivery).");
+  infra.metrics->AddCollector([bus = infra.bus.get()](runtime::MetricsRegistry& r) {
+    auto lag = bus->Lag();
+    if (!lag.ok()) return;
+    for (const events::GroupLag& g : *lag) {
+      r.Set("centric_bus_consumer_lag", {{"topic", g.topic}, {"group", g.group}},
+            static_cast<double>(g.events));
+    }
+  });
+}
+
 // Serves GET /metrics on `listen` until destroyed.
 class MetricsEndpoint {
  public:
@@ -112,6 +129,7 @@ absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime
   infra->ids = std::make_unique<runtime::UlidGenerator>(*infra->clock);
   infra->pool = std::make_unique<runtime::WorkerPool>(config.workers);
   RegisterCacheMetrics(*infra);
+  RegisterBusMetrics(*infra);
   runtime::LogInfo("infrastructure",
                    {{"database", infra->db->backend() == store::Backend::kSqlite ? "sqlite"
                                                                                  : "postgresql"},

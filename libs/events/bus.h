@@ -7,8 +7,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "centric/events/v1/events.pb.h"
 #include "libs/runtime/trace.h"
 
@@ -41,6 +43,15 @@ struct SubscribeOptions {
 // their failures) with this trace current (runtime::TraceScope).
 runtime::TraceContext TraceOf(const Event& event);
 
+// How far one consumer group is behind on one topic.
+struct GroupLag {
+  std::string topic;
+  std::string group;
+  // Events published to the topic that the group has not acknowledged yet: not yet
+  // delivered, being handled, or waiting to be delivered again after a failure.
+  int64_t events = 0;
+};
+
 class Bus {
  public:
   virtual ~Bus() = default;
@@ -53,6 +64,9 @@ class Bus {
   // destroyed before the bus.
   virtual std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,
                                                   Handler handler) = 0;
+  // The lag of every group this bus object subscribed, ordered by topic then group.
+  // Errors: UNAVAILABLE.
+  virtual absl::StatusOr<std::vector<GroupLag>> Lag() = 0;
 };
 
 }  // namespace centric::events

@@ -1,6 +1,8 @@
 #include "libs/events/in_process_bus.h"
 
+#include <algorithm>
 #include <deque>
+#include <tuple>
 #include <memory>
 #include <string>
 #include <thread>
@@ -29,6 +31,8 @@ struct GroupQueue {
   // Failed events waiting out the redelivery delay. The delay is one constant, so
   // appending keeps this sorted by `due`.
   std::deque<Retry> retries ABSL_GUARDED_BY(mu);
+  // Events taken by a consumer whose handler has not returned yet.
+  int handling ABSL_GUARDED_BY(mu) = 0;
 };
 
 class InProcessSubscription : public Subscription {
@@ -65,11 +69,13 @@ class InProcessSubscription : public Subscription {
           if (!queue_->retries.empty() && queue_->retries.front().due <= now) {
             event = std::move(queue_->retries.front().event);
             queue_->retries.pop_front();
+            ++queue_->handling;
             break;
           }
           if (!queue_->ready.empty()) {
             event = std::move(queue_->ready.front());
             queue_->ready.pop_front();
+            ++queue_->handling;
             break;
           }
           const absl::Time wake_at =
@@ -79,7 +85,11 @@ class InProcessSubscription : public Subscription {
       }
       runtime::TraceScope trace(TraceOf(event));
       absl::Status status = handler_(event);
-      if (status.ok()) continue;
+      if (status.ok()) {
+        absl::MutexLock lock(&queue_->mu);
+        --queue_->handling;
+        continue;
+      }
       const std::string error = status.ToString();
       runtime::LogWarning("event_handler_failed", {{"topic", options_.topic},
                                                    {"group", options_.group},
@@ -87,6 +97,7 @@ class InProcessSubscription : public Subscription {
                                                    {"event_id", event.id()},
                                                    {"error", error}});
       absl::MutexLock lock(&queue_->mu);
+      --queue_->handling;
       queue_->retries.push_back({std::move(event), absl::Now() + redelivery_delay_});
       // Idle consumers of the group sleep without a deadline; they must learn of it.
       queue_->cv.SignalAll();
@@ -120,6 +131,23 @@ class InProcessBus : public Bus {
       queue->cv.Signal();
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<GroupLag>> Lag() override {
+    std::vector<GroupLag> out;
+    absl::MutexLock lock(&mu_);
+    for (const auto& [topic, groups] : topics_) {
+      for (const auto& [group, queue] : groups) {
+        absl::MutexLock queue_lock(&queue->mu);
+        out.push_back({topic, group,
+                       static_cast<int64_t>(queue->ready.size() + queue->retries.size() +
+                                            queue->handling)});
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const GroupLag& a, const GroupLag& b) {
+      return std::tie(a.topic, a.group) < std::tie(b.topic, b.group);
+    });
+    return out;
   }
 
   std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,

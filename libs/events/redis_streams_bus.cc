@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
+#include <tuple>
 #include <string>
 #include <thread>
 #include <utility>
@@ -320,13 +322,54 @@ class RedisStreamsBus : public Bus {
 
   std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,
                                           Handler handler) override {
+    {
+      absl::MutexLock lock(&mu_);
+      subscribed_.insert({options.topic, options.group});
+    }
     return std::make_unique<RedisSubscription>(options_, options, std::move(handler));
+  }
+
+  // XINFO GROUPS per topic: `lag` (entries not yet delivered to the group; Redis 7) plus
+  // `pending` (delivered, not acknowledged).
+  absl::StatusOr<std::vector<GroupLag>> Lag() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<GroupLag> out;
+    std::set<std::string> topics;
+    for (const auto& [topic, group] : subscribed_) topics.insert(topic);
+    for (const std::string& topic : topics) {
+      absl::StatusOr<Reply> reply =
+          publisher_.Command({"XINFO", "GROUPS", StreamKey(options_.key_prefix, topic)});
+      if (!reply.ok()) {
+        return absl::UnavailableError(absl::StrCat("redis XINFO GROUPS: ", reply.status().message()));
+      }
+      if ((*reply)->type != REDIS_REPLY_ARRAY) continue;
+      for (size_t g = 0; g < (*reply)->elements; ++g) {
+        const redisReply* fields = (*reply)->element[g];
+        if (fields->type != REDIS_REPLY_ARRAY) continue;
+        std::string name;
+        int64_t pending = 0, lag = 0;
+        for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+          std::string key = ReplyString(fields->element[f]);
+          const redisReply* value = fields->element[f + 1];
+          if (key == "name") name = ReplyString(value);
+          if (key == "pending" && value->type == REDIS_REPLY_INTEGER) pending = value->integer;
+          if (key == "lag" && value->type == REDIS_REPLY_INTEGER) lag = value->integer;
+        }
+        if (subscribed_.contains({topic, name})) out.push_back({topic, name, lag + pending});
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const GroupLag& a, const GroupLag& b) {
+      return std::tie(a.topic, a.group) < std::tie(b.topic, b.group);
+    });
+    return out;
   }
 
  private:
   const RedisStreamsOptions options_;
   absl::Mutex mu_;
   Connection publisher_ ABSL_GUARDED_BY(mu_);
+  // (topic, group) of every Subscribe on this bus.
+  std::set<std::pair<std::string, std::string>> subscribed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -330,6 +330,10 @@ TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   EXPECT_NE(text.find("centric_segmentation_ready 1"), std::string::npos) << text;
   EXPECT_NE(text.find("centric_outbox_backlog{service=\"profiles\"}"), std::string::npos) << text;
   EXPECT_NE(text.find("centric_cache_hits_total 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("centric_bus_consumer_lag{topic=\"profiles\",group=\"segmentation\"} "),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("centric_bus_consumer_lag{topic=\"feedback\",group=\"profiles\"} "),
+            std::string::npos) << text;
   EXPECT_NE(text.find("centric_feedback_follow_ups_open{team=\"support\"} 1"), std::string::npos)
       << text;
   EXPECT_NE(text.find("centric_feedback_follow_ups_breaching{team=\"support\"} 0"),

@@ -56,6 +56,7 @@ class RecordingBus : public Bus {
                                           Handler handler) override {
     return inner_.Subscribe(options, std::move(handler));
   }
+  absl::StatusOr<std::vector<GroupLag>> Lag() override { return inner_.Lag(); }
   std::vector<std::string> published() {
     absl::MutexLock lock(&mu_);
     return published_;

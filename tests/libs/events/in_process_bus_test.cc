@@ -1,6 +1,7 @@
 #include "libs/events/in_process_bus.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -156,6 +158,32 @@ TEST(InProcessBusTest, GroupQueuesWhileNoConsumerRunsButNotBeforeItExists) {
   ASSERT_TRUE(WaitFor([&] { return received.size() >= 1; }));
   sub.reset();
   EXPECT_THAT(received.ids(), ElementsAreArray({EventId(1)}));
+}
+
+TEST(InProcessBusTest, LagCountsWhatAGroupHasNotAcknowledged) {
+  auto bus = NewInProcessBus();
+  absl::Notification release;
+  std::atomic<int> handled{0};
+  auto slow = bus->Subscribe({"producer", "reporting", "r1"}, [&](const Event&) {
+    release.WaitForNotification();
+    ++handled;
+    return absl::OkStatus();
+  });
+  Received fast;
+  auto quick = bus->Subscribe({"producer", "segmentation", "s1"}, Recorder(fast));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->Publish(MakeEvent(i)).ok());
+  ASSERT_TRUE(WaitFor([&] { return fast.size() >= 5; }));
+  auto lag = bus->Lag();
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  ASSERT_EQ(lag->size(), 2u);
+  EXPECT_EQ((*lag)[0].topic, "producer");
+  EXPECT_EQ((*lag)[0].group, "reporting");
+  EXPECT_EQ((*lag)[0].events, 5);  // one being handled, four queued
+  EXPECT_EQ((*lag)[1].group, "segmentation");
+  EXPECT_EQ((*lag)[1].events, 0);
+  release.Notify();
+  ASSERT_TRUE(WaitFor([&] { return handled.load() == 5; }));
+  ASSERT_TRUE(WaitFor([&] { return (*bus->Lag())[0].events == 0; }));
 }
 
 TEST(InProcessBusTest, PublishWithoutSourceIsInvalid) {

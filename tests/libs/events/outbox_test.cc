@@ -51,6 +51,7 @@ class FlakyBus : public Bus {
                                           Handler handler) override {
     return inner_.Subscribe(options, std::move(handler));
   }
+  absl::StatusOr<std::vector<GroupLag>> Lag() override { return inner_.Lag(); }
   std::atomic<bool> down{false};
 
  private:

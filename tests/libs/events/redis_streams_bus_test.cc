@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -273,6 +274,33 @@ TEST_F(RedisStreamsBusTest, PublishFailsWhileRedisIsDownAndConsumersRecoverAfter
   ASSERT_TRUE(WaitFor([&] { return received.size() >= 2; }));
   sub.reset();
   EXPECT_THAT(received.ids(), ElementsAreArray({EventId(0), EventId(2)}));
+}
+
+TEST_F(RedisStreamsBusTest, LagCountsUndeliveredAndUnacknowledgedEntries) {
+  auto bus = NewRedisStreamsBus(options_);
+  absl::Notification release;
+  std::atomic<int> handled{0};
+  auto slow = bus->Subscribe({"producer", "reporting", "r1"}, [&](const Event&) {
+    release.WaitForNotification();
+    ++handled;
+    return absl::OkStatus();
+  });
+  // The group exists once Subscribe returned; publish after it.
+  ASSERT_TRUE(WaitFor([&] {
+    auto lag = bus->Lag();
+    return lag.ok() && lag->size() == 1;
+  }));
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(bus->Publish(MakeEvent(i)).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto lag = bus->Lag();
+    return lag.ok() && lag->size() == 1 && (*lag)[0].events == 6;
+  })) << (bus->Lag().ok() && !bus->Lag()->empty() ? (*bus->Lag())[0].events : -1);
+  auto lag = bus->Lag();
+  EXPECT_EQ((*lag)[0].topic, "producer");
+  EXPECT_EQ((*lag)[0].group, "reporting");
+  release.Notify();
+  ASSERT_TRUE(WaitFor([&] { return handled.load() == 6; }));
+  ASSERT_TRUE(WaitFor([&] { return (*bus->Lag())[0].events == 0; }));
 }
 
 TEST_F(RedisStreamsBusTest, PublishToAnUnreachableServerIsUnavailable) {
