@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include <google/protobuf/util/field_mask_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -89,6 +91,25 @@ bool ValidTeam(absl::string_view team) {
          std::all_of(team.begin(), team.end(), [](char c) {
            return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
          });
+}
+
+absl::Status ApplyUpdateMask(const google::protobuf::Message& from,
+                             const google::protobuf::FieldMask& mask,
+                             const std::vector<std::string>& updatable,
+                             google::protobuf::Message& to) {
+  if (mask.paths().empty()) return InvalidField("update_mask", "must name at least one field");
+  for (const std::string& path : mask.paths()) {
+    if (std::find(updatable.begin(), updatable.end(), path) == updatable.end()) {
+      return InvalidField("update_mask",
+                          absl::StrCat("\"", path, "\" is not updatable; use ",
+                                       absl::StrJoin(updatable, ", ")));
+    }
+  }
+  google::protobuf::util::FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  options.set_replace_repeated_fields(true);
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(from, mask, options, &to);
+  return absl::OkStatus();
 }
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {

@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/timestamp.pb.h>
 
 #include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/runtime/errors.h"
@@ -50,6 +53,14 @@ void CheckBytes(std::vector<FieldViolation>& out, const std::string& field,
 // An owning team: 1 to 64 bytes of [a-z0-9-].
 inline constexpr size_t kMaxOwnerTeamBytes = 64;
 bool ValidTeam(absl::string_view team);
+
+// Copies the fields `mask` names from `from` into `to` (a named message field is
+// replaced as a whole, an unset one clears it). Errors: INVALID_ARGUMENT on update_mask
+// when it is empty or names a path outside `updatable` (listed in the message).
+absl::Status ApplyUpdateMask(const google::protobuf::Message& from,
+                             const google::protobuf::FieldMask& mask,
+                             const std::vector<std::string>& updatable,
+                             google::protobuf::Message& to);
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);

@@ -122,6 +122,55 @@ absl::StatusOr<store::Rows> QueryIn(store::Tx& tx, absl::string_view head, const
   return out;
 }
 
+// A SELECT assembled filter by filter and paged by a (time column, id) keyset, as the
+// List methods of responses and follow-ups need.
+class FilteredQuery {
+ public:
+  explicit FilteredQuery(absl::string_view select) : sql_(absl::StrCat(select, " WHERE 1 = 1")) {}
+  // Adds " AND <condition>" with "?" standing for `value`.
+  void And(absl::string_view condition, store::Value value) {
+    params_.push_back(std::move(value));
+    absl::StrAppend(&sql_, " AND ",
+                    absl::StrReplaceAll(condition, {{"?", absl::StrCat("$", params_.size())}}));
+  }
+  void And(absl::string_view condition) { absl::StrAppend(&sql_, " AND ", condition); }
+  // Resumes after the cursor of `page_token` (made by PageToken below), orders by
+  // `time_column` then id and limits to `limit` rows. Errors: INVALID_ARGUMENT on
+  // page_token.
+  absl::Status Page(const std::string& page_token, absl::string_view kind,
+                    absl::string_view time_column, bool descending, int limit) {
+    const char* after = descending ? "<" : ">";
+    if (!page_token.empty()) {
+      auto cursor = runtime::PageCursor(page_token, kind);
+      if (!cursor.ok()) return cursor.status();
+      std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, absl::MaxSplits('|', 1));
+      int64_t t = 0;
+      if (!absl::SimpleAtoi(parts.first, &t)) {
+        return runtime::InvalidField("page_token", "is not a token returned by this method");
+      }
+      params_.push_back(t);
+      size_t time_param = params_.size();
+      params_.push_back(parts.second);
+      absl::StrAppend(&sql_, " AND (", time_column, " ", after, " $", time_param, " OR (",
+                      time_column, " = $", time_param, " AND id ", after, " $", params_.size(),
+                      "))");
+    }
+    params_.push_back(int64_t{limit});
+    const char* order = descending ? " DESC" : "";
+    absl::StrAppend(&sql_, " ORDER BY ", time_column, order, ", id", order, " LIMIT $",
+                    params_.size());
+    return absl::OkStatus();
+  }
+  static std::string PageToken(absl::string_view kind, int64_t time, absl::string_view id) {
+    return runtime::PageToken(kind, absl::StrCat(time, "|", id));
+  }
+  absl::StatusOr<store::Rows> Run(store::Database& db) const { return db.Query(sql_, params_); }
+
+ private:
+  std::string sql_;
+  store::Params params_;
+};
+
 // The profile's feedback figures as events carry them, from a feedback_profiles row
 // (version, last_nps, last_nps_time, last_csat, last_csat_time, open_follow_ups).
 ev::FeedbackSummary SummaryOf(const store::Row& row, size_t first) {
@@ -309,11 +358,6 @@ void CheckCreateIds(std::vector<FieldViolation>& v, const char* id_field, const 
   }
 }
 
-absl::Status UnknownPath(absl::string_view path, absl::string_view allowed) {
-  return runtime::InvalidField(
-      "update_mask", absl::StrCat("\"", path, "\" is not updatable; use ", allowed));
-}
-
 }  // namespace
 
 // ---- Schema -------------------------------------------------------------------------
@@ -470,37 +514,17 @@ absl::StatusOr<v1::ListSurveysResponse> FeedbackService::ListSurveys(
 absl::StatusOr<v1::Survey> FeedbackService::UpdateSurvey(const v1::UpdateSurveyRequest& request) {
   auto id = IdOfName("survey.name", request.survey().name(), "surveys");
   if (!id.ok()) return id.status();
-  if (request.update_mask().paths().empty()) {
-    return runtime::InvalidField("update_mask", "must name at least one field");
-  }
   auto current = ReadSurvey(*id);
   if (!current.ok()) return current.status();
   v1::Survey next = *current;
-  const v1::Survey& from = request.survey();
-  for (const std::string& path : request.update_mask().paths()) {
-    if (path == "display_name") {
-      next.set_display_name(from.display_name());
-    } else if (path == "question") {
-      next.set_question(from.question());
-    } else if (path == "touchpoint") {
-      next.set_touchpoint(from.touchpoint());
-    } else if (path == "journey_stage") {
-      next.set_journey_stage(from.journey_stage());
-    } else if (path == "channel") {
-      next.set_channel(from.channel());
-    } else if (path == "contact_policy") {
-      *next.mutable_contact_policy() = from.contact_policy();
-    } else if (path == "start_time") {
-      *next.mutable_start_time() = from.start_time();
-    } else if (path == "end_time") {
-      *next.mutable_end_time() = from.end_time();
-    } else if (path == "owner_team") {
-      next.set_owner_team(from.owner_team());
-    } else {
-      return UnknownPath(path, "display_name, question, touchpoint, journey_stage, channel, "
-                               "contact_policy, start_time, end_time or owner_team (kind is "
-                               "immutable)");
-    }
+  // kind is immutable.
+  if (absl::Status s = runtime::ApplyUpdateMask(
+          request.survey(), request.update_mask(),
+          {"display_name", "question", "touchpoint", "journey_stage", "channel",
+           "contact_policy", "start_time", "end_time", "owner_team"},
+          next);
+      !s.ok()) {
+    return s;
   }
   std::vector<FieldViolation> v = ValidateSurvey(next);
   if (!v.empty()) return runtime::InvalidArgument(std::move(v));
@@ -1084,37 +1108,28 @@ absl::StatusOr<v1::ListResponsesResponse> FeedbackService::ListResponses(
   if (!size.ok()) v.push_back({"page_size", "must not be negative"});
   if (!v.empty()) return runtime::InvalidArgument(std::move(v));
 
-  std::string sql = "SELECT data, profile, submit_time, id FROM feedback_responses WHERE 1 = 1";
-  store::Params params;
-  auto add = [&](absl::string_view condition, store::Value value) {
-    params.push_back(std::move(value));
-    absl::StrAppend(&sql, " AND ", absl::StrReplaceAll(condition, {{"?", absl::StrCat("$", params.size())}}));
-  };
-  if (!survey_id.empty()) add("survey = ?", survey_id);
-  if (request.category() != v1::CATEGORY_UNSPECIFIED) add("category = ?", int64_t{request.category()});
-  if (!request.profile().empty()) add("profile = ?", request.profile());
+  FilteredQuery query("SELECT data, profile, submit_time, id FROM feedback_responses");
+  if (!survey_id.empty()) query.And("survey = ?", survey_id);
+  if (request.category() != v1::CATEGORY_UNSPECIFIED) {
+    query.And("category = ?", int64_t{request.category()});
+  }
+  if (!request.profile().empty()) query.And("profile = ?", request.profile());
   if (!request.theme().empty()) {
-    add("id IN (SELECT response FROM feedback_response_themes WHERE theme = ?)", request.theme());
+    query.And("id IN (SELECT response FROM feedback_response_themes WHERE theme = ?)",
+              request.theme());
   }
-  if (IsSet(request.start_time())) add("submit_time >= ?", Micros(FromTimestamp(request.start_time())));
-  if (IsSet(request.end_time())) add("submit_time < ?", Micros(FromTimestamp(request.end_time())));
-  if (!request.page_token().empty()) {
-    auto cursor = runtime::PageCursor(request.page_token(), "responses");
-    if (!cursor.ok()) return cursor.status();
-    std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, absl::MaxSplits('|', 1));
-    int64_t t = 0;
-    if (!absl::SimpleAtoi(parts.first, &t)) {
-      return runtime::InvalidField("page_token", "is not a token returned by this method");
-    }
-    params.push_back(t);
-    size_t time_param = params.size();
-    params.push_back(parts.second);
-    absl::StrAppend(&sql, " AND (submit_time < $", time_param, " OR (submit_time = $", time_param,
-                    " AND id < $", params.size(), "))");
+  if (IsSet(request.start_time())) {
+    query.And("submit_time >= ?", Micros(FromTimestamp(request.start_time())));
   }
-  params.push_back(int64_t{*size + 1});
-  absl::StrAppend(&sql, " ORDER BY submit_time DESC, id DESC LIMIT $", params.size());
-  auto rows = deps_.db->Query(sql, params);
+  if (IsSet(request.end_time())) {
+    query.And("submit_time < ?", Micros(FromTimestamp(request.end_time())));
+  }
+  if (absl::Status s = query.Page(request.page_token(), "responses", "submit_time",
+                                  /*descending=*/true, *size + 1);
+      !s.ok()) {
+    return s;
+  }
+  auto rows = query.Run(*deps_.db);
   if (!rows.ok()) return rows.status();
   v1::ListResponsesResponse response;
   for (size_t i = 0; i < rows->size() && static_cast<int>(i) < *size; ++i) {
@@ -1123,7 +1138,7 @@ absl::StatusOr<v1::ListResponsesResponse> FeedbackService::ListResponses(
   if (static_cast<int>(rows->size()) > *size) {
     const store::Row& last = (*rows)[*size - 1];
     response.set_next_page_token(
-        runtime::PageToken("responses", absl::StrCat(last.GetInt(2), "|", last.GetString(3))));
+        FilteredQuery::PageToken("responses", last.GetInt(2), last.GetString(3)));
   }
   return response;
 }
@@ -1220,30 +1235,16 @@ absl::StatusOr<v1::FollowUpPolicy> FeedbackService::UpdateFollowUpPolicy(
     const v1::UpdateFollowUpPolicyRequest& request) {
   auto id = IdOfName("policy.name", request.policy().name(), "followUpPolicies");
   if (!id.ok()) return id.status();
-  if (request.update_mask().paths().empty()) {
-    return runtime::InvalidField("update_mask", "must name at least one field");
-  }
   auto current = ReadPolicy(*id);
   if (!current.ok()) return current.status();
   v1::FollowUpPolicy next = *current;
-  const v1::FollowUpPolicy& from = request.policy();
-  for (const std::string& path : request.update_mask().paths()) {
-    if (path == "display_name") {
-      next.set_display_name(from.display_name());
-    } else if (path == "rule") {
-      next.set_rule(from.rule());
-    } else if (path == "owner_team") {
-      next.set_owner_team(from.owner_team());
-    } else if (path == "first_contact_sla") {
-      *next.mutable_first_contact_sla() = from.first_contact_sla();
-    } else if (path == "resolution_sla") {
-      *next.mutable_resolution_sla() = from.resolution_sla();
-    } else if (path == "priority") {
-      next.set_priority(from.priority());
-    } else {
-      return UnknownPath(path, "display_name, rule, owner_team, first_contact_sla, "
-                               "resolution_sla or priority");
-    }
+  if (absl::Status s = runtime::ApplyUpdateMask(
+          request.policy(), request.update_mask(),
+          {"display_name", "rule", "owner_team", "first_contact_sla", "resolution_sla",
+           "priority"},
+          next);
+      !s.ok()) {
+    return s;
   }
   std::vector<FieldViolation> v = ValidatePolicy(next, nullptr);
   if (!v.empty()) return runtime::InvalidArgument(std::move(v));
@@ -1339,35 +1340,20 @@ absl::StatusOr<v1::ListFollowUpsResponse> FeedbackService::ListFollowUps(
   auto size = runtime::PageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) v.push_back({"page_size", "must not be negative"});
   if (!v.empty()) return runtime::InvalidArgument(std::move(v));
-  std::string sql = "SELECT data, profile, version, open_time, id FROM feedback_follow_ups WHERE 1 = 1";
-  store::Params params;
-  auto add = [&](absl::string_view condition, store::Value value) {
-    params.push_back(std::move(value));
-    absl::StrAppend(&sql, " AND ",
-                    absl::StrReplaceAll(condition, {{"?", absl::StrCat("$", params.size())}}));
-  };
-  if (!request.owner_team().empty()) add("owner_team = ?", request.owner_team());
-  if (request.state() != v1::FOLLOW_UP_STATE_UNSPECIFIED) add("state = ?", int64_t{request.state()});
-  if (!request.profile().empty()) add("profile = ?", request.profile());
-  if (request.breach() == v1::BREACH_FILTER_BREACHED) absl::StrAppend(&sql, " AND breached > 0");
-  if (request.breach() == v1::BREACH_FILTER_WITHIN_SLA) absl::StrAppend(&sql, " AND breached = 0");
-  if (!request.page_token().empty()) {
-    auto cursor = runtime::PageCursor(request.page_token(), "followUps");
-    if (!cursor.ok()) return cursor.status();
-    std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, absl::MaxSplits('|', 1));
-    int64_t t = 0;
-    if (!absl::SimpleAtoi(parts.first, &t)) {
-      return runtime::InvalidField("page_token", "is not a token returned by this method");
-    }
-    params.push_back(t);
-    size_t time_param = params.size();
-    params.push_back(parts.second);
-    absl::StrAppend(&sql, " AND (open_time > $", time_param, " OR (open_time = $", time_param,
-                    " AND id > $", params.size(), "))");
+  FilteredQuery query("SELECT data, profile, version, open_time, id FROM feedback_follow_ups");
+  if (!request.owner_team().empty()) query.And("owner_team = ?", request.owner_team());
+  if (request.state() != v1::FOLLOW_UP_STATE_UNSPECIFIED) {
+    query.And("state = ?", int64_t{request.state()});
   }
-  params.push_back(int64_t{*size + 1});
-  absl::StrAppend(&sql, " ORDER BY open_time, id LIMIT $", params.size());
-  auto rows = deps_.db->Query(sql, params);
+  if (!request.profile().empty()) query.And("profile = ?", request.profile());
+  if (request.breach() == v1::BREACH_FILTER_BREACHED) query.And("breached > 0");
+  if (request.breach() == v1::BREACH_FILTER_WITHIN_SLA) query.And("breached = 0");
+  if (absl::Status s = query.Page(request.page_token(), "followUps", "open_time",
+                                  /*descending=*/false, *size + 1);
+      !s.ok()) {
+    return s;
+  }
+  auto rows = query.Run(*deps_.db);
   if (!rows.ok()) return rows.status();
   v1::ListFollowUpsResponse response;
   for (size_t i = 0; i < rows->size() && static_cast<int>(i) < *size; ++i) {
@@ -1376,7 +1362,7 @@ absl::StatusOr<v1::ListFollowUpsResponse> FeedbackService::ListFollowUps(
   if (static_cast<int>(rows->size()) > *size) {
     const store::Row& last = (*rows)[*size - 1];
     response.set_next_page_token(
-        runtime::PageToken("followUps", absl::StrCat(last.GetInt(3), "|", last.GetString(4))));
+        FilteredQuery::PageToken("followUps", last.GetInt(3), last.GetString(4)));
   }
   return response;
 }
@@ -1692,43 +1678,27 @@ absl::StatusOr<v1::FeatureRequest> FeedbackService::UpdateFeatureRequest(
     const v1::UpdateFeatureRequestRequest& request) {
   auto id = IdOfName("feature_request.name", request.feature_request().name(), "featureRequests");
   if (!id.ok()) return id.status();
-  if (request.update_mask().paths().empty()) {
-    return runtime::InvalidField("update_mask", "must name at least one field");
-  }
-  auto current = ReadFeatureRequest(*id);
-  if (!current.ok()) return current.status();
-  v1::FeatureRequest next = *current;
-  const v1::FeatureRequest& from = request.feature_request();
-  for (const std::string& path : request.update_mask().paths()) {
-    if (path == "title") {
-      next.set_title(from.title());
-    } else if (path == "problem") {
-      next.set_problem(from.problem());
-    } else if (path == "job_to_be_done") {
-      next.set_job_to_be_done(from.job_to_be_done());
-    } else if (path == "current_workaround") {
-      next.set_current_workaround(from.current_workaround());
-    } else if (path == "pain") {
-      next.set_pain(from.pain());
-    } else if (path == "owner_team") {
-      next.set_owner_team(from.owner_team());
-    } else if (path == "state") {
-      next.set_state(from.state());
-    } else {
-      return UnknownPath(path, "title, problem, job_to_be_done, current_workaround, pain, "
-                               "owner_team or state");
-    }
+  auto stored = definitions_.Read(kFeatureRequests, *id);
+  if (!stored.ok()) return stored.status();
+  v1::FeatureRequest next;
+  next.ParseFromString(stored->data);
+  if (absl::Status s = runtime::ApplyUpdateMask(
+          request.feature_request(), request.update_mask(),
+          {"title", "problem", "job_to_be_done", "current_workaround", "pain", "owner_team",
+           "state"},
+          next);
+      !s.ok()) {
+    return s;
   }
   std::vector<FieldViolation> v = ValidateFeatureRequest(next);
   if (next.state() == v1::FEATURE_REQUEST_STATE_UNSPECIFIED) {
     v.push_back({"feature_request.state", "must be OPEN, PLANNED, SHIPPED or DECLINED"});
   }
   if (!v.empty()) return runtime::InvalidArgument(std::move(v));
-  auto version = runtime::CheckEtag(request.etag(), current->etag());
+  auto version = runtime::CheckEtag(request.etag(), runtime::EtagOf(stored->version));
   if (!version.ok()) return version.status();
   *next.mutable_update_time() = ToTimestamp(deps_.clock->Now());
   next.clear_etag();
-  next.clear_demand();
   if (absl::Status s = definitions_.Replace(kFeatureRequests, *id, *version, Serialize(next));
       !s.ok()) {
     return s;

@@ -24,7 +24,7 @@
 #include "libs/store/store.h"
 #include "libs/testing/servers.h"
 #include "tests/libs/events/event_test_util.h"
-#include "tests/libs/events/shared_servers.h"
+#include "libs/testing/shared_servers.h"
 
 namespace centric::events {
 namespace {
@@ -67,11 +67,11 @@ class OutboxTest : public ::testing::TestWithParam<Setup> {
       url = absl::StrCat("sqlite://", dir_->path(), "/events.db");
       inner_bus_ = NewInProcessBus(absl::Milliseconds(50));
     } else {
-      auto* postgres = testing::SharedPostgres();
-      auto* redis = testing::SharedRedis();
+      auto* postgres = centric::testing::SharedPostgres();
+      auto* redis = centric::testing::SharedRedis();
       ASSERT_NE(postgres, nullptr);
       ASSERT_NE(redis, nullptr);
-      const std::string name = testing::UniqueTestName();
+      const std::string name = centric::testing::UniqueTestName();
       absl::StatusOr<std::string> db_url = postgres->CreateDatabase(name);
       ASSERT_TRUE(db_url.ok()) << db_url.status();
       url = *db_url;

@@ -22,7 +22,7 @@
 #include "libs/events/outbox.h"
 #include "libs/store/store.h"
 #include "tests/libs/events/event_test_util.h"
-#include "tests/libs/events/shared_servers.h"
+#include "libs/testing/shared_servers.h"
 
 namespace centric::events {
 namespace {
@@ -39,10 +39,10 @@ using ::testing::UnorderedElementsAreArray;
 class RedisStreamsBusTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    redis_ = testing::SharedRedis();
+    redis_ = centric::testing::SharedRedis();
     ASSERT_NE(redis_, nullptr);
     options_.port = redis_->port();
-    options_.key_prefix = absl::StrCat(testing::UniqueTestName(), ":");
+    options_.key_prefix = absl::StrCat(centric::testing::UniqueTestName(), ":");
     options_.block = absl::Milliseconds(50);
     options_.redelivery_delay = absl::Milliseconds(100);
   }
@@ -184,9 +184,9 @@ TEST_F(RedisStreamsBusTest, FailedEventIsRetriedByTheSameConsumer) {
 }
 
 TEST_F(RedisStreamsBusTest, ConsumerKilledBeforeAckIsReclaimedAndEachEffectAppliesOnce) {
-  auto* postgres = testing::SharedPostgres();
+  auto* postgres = centric::testing::SharedPostgres();
   ASSERT_NE(postgres, nullptr);
-  absl::StatusOr<std::string> url = postgres->CreateDatabase(testing::UniqueTestName());
+  absl::StatusOr<std::string> url = postgres->CreateDatabase(centric::testing::UniqueTestName());
   ASSERT_TRUE(url.ok()) << url.status();
   absl::StatusOr<std::unique_ptr<store::Database>> opened = store::Open(*url);
   ASSERT_TRUE(opened.ok()) << opened.status();

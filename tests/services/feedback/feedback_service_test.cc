@@ -19,6 +19,7 @@
 #include "libs/runtime/grpc_status.h"
 #include "libs/runtime/resource.h"
 #include "libs/testing/servers.h"
+#include "libs/testing/shared_servers.h"
 #include "services/feedback/module.h"
 #include "services/profiles/module.h"
 #include "services/segmentation/module.h"
@@ -35,21 +36,8 @@ struct Backend {
   bool postgres;
 };
 
-testing::PostgresServer* SharedPostgres() {
-  static testing::PostgresServer* server = [] {
-    auto s = testing::PostgresServer::Start();
-    return s.ok() ? s->release() : nullptr;
-  }();
-  return server;
-}
-
-testing::RedisServer* SharedRedis() {
-  static testing::RedisServer* server = [] {
-    auto s = testing::RedisServer::Start();
-    return s.ok() ? s->release() : nullptr;
-  }();
-  return server;
-}
+using testing::SharedPostgres;
+using testing::SharedRedis;
 
 const absl::Time kStart = absl::FromUnixSeconds(1790000000);
 

@@ -17,6 +17,7 @@
 #include "libs/events/redis_streams_bus.h"
 #include "libs/runtime/grpc_status.h"
 #include "libs/testing/servers.h"
+#include "libs/testing/shared_servers.h"
 #include "services/profiles/module.h"
 #include "services/segmentation/module.h"
 
@@ -30,21 +31,8 @@ struct Backend {
   bool postgres;
 };
 
-testing::PostgresServer* SharedPostgres() {
-  static testing::PostgresServer* server = [] {
-    auto s = testing::PostgresServer::Start();
-    return s.ok() ? s->release() : nullptr;
-  }();
-  return server;
-}
-
-testing::RedisServer* SharedRedis() {
-  static testing::RedisServer* server = [] {
-    auto s = testing::RedisServer::Start();
-    return s.ok() ? s->release() : nullptr;
-  }();
-  return server;
-}
+using testing::SharedPostgres;
+using testing::SharedRedis;
 
 // One centricd-like process: infrastructure, both modules, a server.
 class Suite {

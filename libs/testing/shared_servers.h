@@ -1,7 +1,7 @@
 // One real Redis and one real PostgreSQL per test binary, started on first use and
 // stopped at exit; tests isolate themselves with key prefixes and fresh databases.
-#ifndef CENTRIC_TESTS_LIBS_EVENTS_SHARED_SERVERS_H_
-#define CENTRIC_TESTS_LIBS_EVENTS_SHARED_SERVERS_H_
+#ifndef CENTRIC_LIBS_TESTING_SHARED_SERVERS_H_
+#define CENTRIC_LIBS_TESTING_SHARED_SERVERS_H_
 
 #include <cctype>
 #include <memory>
@@ -12,26 +12,26 @@
 #include "gtest/gtest.h"
 #include "libs/testing/servers.h"
 
-namespace centric::events::testing {
+namespace centric::testing {
 
 // nullptr (after logging why) when the server cannot start.
-inline centric::testing::RedisServer* SharedRedis() {
+inline RedisServer* SharedRedis() {
   static auto* server = [] {
-    auto started = centric::testing::RedisServer::Start();
+    auto started = RedisServer::Start();
     if (!started.ok()) ADD_FAILURE() << "redis-server: " << started.status();
     // Kept in a static unique_ptr so the server is stopped when the binary exits.
-    static std::unique_ptr<centric::testing::RedisServer> owner =
+    static std::unique_ptr<RedisServer> owner =
         started.ok() ? std::move(*started) : nullptr;
     return owner.get();
   }();
   return server;
 }
 
-inline centric::testing::PostgresServer* SharedPostgres() {
+inline PostgresServer* SharedPostgres() {
   static auto* server = [] {
-    auto started = centric::testing::PostgresServer::Start();
+    auto started = PostgresServer::Start();
     if (!started.ok()) ADD_FAILURE() << "postgres: " << started.status();
-    static std::unique_ptr<centric::testing::PostgresServer> owner =
+    static std::unique_ptr<PostgresServer> owner =
         started.ok() ? std::move(*started) : nullptr;
     return owner.get();
   }();
@@ -52,6 +52,6 @@ inline std::string UniqueTestName() {
   return name.substr(0, 60);
 }
 
-}  // namespace centric::events::testing
+}  // namespace centric::testing
 
-#endif  // CENTRIC_TESTS_LIBS_EVENTS_SHARED_SERVERS_H_
+#endif  // CENTRIC_LIBS_TESTING_SHARED_SERVERS_H_
