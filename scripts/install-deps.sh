@@ -10,6 +10,8 @@ packages=(
   libsqlite3-dev libpq-dev libre2-dev libroaring-dev libcpp-httplib-dev libboost-dev libssl-dev
   golang-github-gogo-googleapis-dev
   redis-server postgresql
+  # Headless browser of the Reporting dashboard test (tests/services/reporting/dashboard).
+  chromium
 )
 # tests/k8s (kubectl kustomize, then a Node.js check of the rendered manifests). Debian
 # ships kubectl as kubernetes-client and npm as npm; a kubectl or a Node.js with its own

@@ -62,6 +62,20 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
           "dns:///centric-profiles:50051 or 127.0.0.1:50051"));
     }
     config.profiles_target = std::string(value);
+  } else if (name == "segmentation-target" || name == "feedback-target") {
+    if (value.empty() || value.find(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, ": \"", value, "\" must be a gRPC target such as dns:///centric-", 
+          name.substr(0, name.find('-')), ":50051 or 127.0.0.1:50051"));
+    }
+    (name == "feedback-target" ? config.feedback_target : config.segmentation_target) =
+        std::string(value);
+  } else if (name == "dashboard-listen") {
+    if (value.rfind(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dashboard-listen: \"", value, "\" must be HOST:PORT, e.g. 0.0.0.0:8080"));
+    }
+    config.dashboard_listen = std::string(value);
   } else if (name == "refresh-interval") {
     absl::Duration d;
     if (!absl::ParseDuration(value, &d) || d < absl::Seconds(1)) {
@@ -97,7 +111,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       {"CENTRIC_PROFILES_TARGET", "profiles-target"},
       {"CENTRIC_METRICS_LISTEN", "metrics-listen"},
       {"CENTRIC_REFRESH_INTERVAL", "refresh-interval"},
-      {"CENTRIC_THEMES_FILE", "themes-file"}};
+      {"CENTRIC_THEMES_FILE", "themes-file"},
+      {"CENTRIC_SEGMENTATION_TARGET", "segmentation-target"},
+      {"CENTRIC_FEEDBACK_TARGET", "feedback-target"},
+      {"CENTRIC_DASHBOARD_LISTEN", "dashboard-listen"}};
   for (const auto& [var, flag] : kEnv) {
     auto it = env.find(var);
     if (it == env.end() || it->second.empty()) continue;
@@ -147,10 +164,12 @@ std::string ConfigUsage(const std::string& program) {
       " [--listen=HOST:PORT] [--database-url=URL] [--redis-url=URL] [--bus-url=URL]\n"
       "       [--no-cache] [--drain-timeout=DURATION] [--workers=N]\n"
       "       [--profiles-target=TARGET] [--refresh-interval=DURATION] [--metrics-listen=HOST:PORT]\n"
-      "       [--themes-file=PATH]\n"
+      "       [--themes-file=PATH] [--segmentation-target=TARGET] [--feedback-target=TARGET]\n"
+      "       [--dashboard-listen=HOST:PORT]\n"
       "Environment: CENTRIC_LISTEN, CENTRIC_DATABASE_URL, CENTRIC_REDIS_URL, CENTRIC_BUS_URL,\n"
       "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_PROFILES_TARGET, CENTRIC_REFRESH_INTERVAL,\n"
-      "CENTRIC_METRICS_LISTEN, CENTRIC_THEMES_FILE,\n"
+      "CENTRIC_METRICS_LISTEN, CENTRIC_THEMES_FILE, CENTRIC_SEGMENTATION_TARGET,\n"
+      "CENTRIC_FEEDBACK_TARGET, CENTRIC_DASHBOARD_LISTEN,\n"
       "CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
 }
 

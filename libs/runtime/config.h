@@ -19,6 +19,12 @@
 //                                                    rules reading `now` and RFM (60s)
 //   --metrics-listen=H:P     CENTRIC_METRICS_LISTEN  Prometheus text metrics over HTTP at
 //                                                    /metrics (off when empty)
+//   --segmentation-target=T  CENTRIC_SEGMENTATION_TARGET  the Segmentation service, and
+//   --feedback-target=T      CENTRIC_FEEDBACK_TARGET      the Feedback service, for
+//                                                    centric-reporting's RebuildRollups
+//                                                    (centricd calls itself)
+//   --dashboard-listen=H:P   CENTRIC_DASHBOARD_LISTEN     the reporting dashboard over HTTP
+//                                                    (off when empty)
 //   --demo                                           centricd only: load demo profiles
 #ifndef CENTRIC_LIBS_RUNTIME_CONFIG_H_
 #define CENTRIC_LIBS_RUNTIME_CONFIG_H_
@@ -47,6 +53,10 @@ struct Config {
   // Feedback: the theme taxonomy (format of services/feedback/text/data/themes.tsv);
   // empty means the built-in one.
   std::string themes_file;
+  // Reporting: the sources of RebuildRollups and the dashboard's HTTP address.
+  std::string segmentation_target;
+  std::string feedback_target;
+  std::string dashboard_listen;
 };
 
 // Parses argv (argv[0] skipped) over `env`. Errors: INVALID_ARGUMENT naming the flag or

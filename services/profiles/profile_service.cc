@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/any.pb.h"
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
@@ -23,6 +25,14 @@
 
 namespace centric::profiles {
 namespace {
+
+// CHANNEL_WEB -> "web", the channel names events carry.
+std::string ChannelName(v1::Channel channel) {
+  const std::string& full = v1::Channel_Name(channel);
+  absl::string_view name = full;
+  absl::ConsumePrefix(&name, "CHANNEL_");
+  return absl::AsciiStrToLower(name);
+}
 
 using google::protobuf::util::TimeUtil;
 using runtime::FieldViolation;
@@ -316,6 +326,7 @@ absl::StatusOr<v1::Profile> ProfileService::CreateProfile(const v1::CreateProfil
         changed.add_changed_paths("*");
         changed.set_version(1);
         changed.set_created(true);
+        changed.set_persona(p.persona());
         if (absl::Status s = Emit(tx, after, p.name(), changed); !s.ok()) return s;
         created = p;
         return absl::OkStatus();
@@ -577,6 +588,7 @@ absl::StatusOr<v1::Profile> ProfileService::UpdateProfile(const v1::UpdateProfil
         changed.set_profile(p.name());
         for (const std::string& path : changed_paths) changed.add_changed_paths(path);
         changed.set_version(p.version());
+        changed.set_persona(p.persona());
         if (absl::Status s = Emit(tx, after, p.name(), changed); !s.ok()) return s;
         after.invalidations.emplace_back(row_id, p.version());
         updated = p;
@@ -646,6 +658,7 @@ absl::Status ProfileService::EraseInTx(store::Tx& tx, AfterCommit& after, const 
       changed.set_profile(next.profile.name());
       changed.add_changed_paths("account_memberships");
       changed.set_version(next.profile.version());
+      changed.set_persona(next.profile.persona());
       if (absl::Status s = Emit(tx, after, next.profile.name(), changed); !s.ok()) return s;
       after.invalidations.emplace_back(member_id, next.profile.version());
     }
@@ -940,6 +953,13 @@ absl::StatusOr<v1::RecordInteractionsResponse> ProfileService::RecordInteraction
           ApplyInteraction(*interaction, *next.profile.mutable_aggregates());
           recorded.add_event_ids(interaction->event_id());
           recorded.add_types(interaction->type());
+          ev::InteractionSummary& summary = *recorded.add_interactions();
+          summary.set_event_id(interaction->event_id());
+          summary.set_channel(ChannelName(interaction->channel()));
+          summary.set_type(interaction->type());
+          *summary.mutable_occur_time() = interaction->occur_time();
+          summary.set_monetary_value(interaction->monetary_value());
+          summary.set_currency_code(interaction->currency_code());
         }
         next.profile.set_version(row->profile.version() + 1);
         *next.profile.mutable_update_time() = NowProto();
@@ -1090,6 +1110,7 @@ absl::Status ProfileService::ApplyFeedbackInTx(store::Tx& tx, AfterCommit& after
   changed.set_profile(p.name());
   changed.add_changed_paths("aggregates");
   changed.set_version(p.version());
+  changed.set_persona(p.persona());
   if (absl::Status s = Emit(tx, after, p.name(), changed); !s.ok()) return s;
   after.invalidations.emplace_back(*ParseProfileName(p.name(), "name"), p.version());
   return absl::OkStatus();

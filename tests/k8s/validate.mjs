@@ -5,7 +5,7 @@
 //
 //   node tests/k8s/validate.mjs [--root REPO] [--kubectl PATH] [--overlay NAME]...
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
@@ -33,23 +33,56 @@ const SERVICES = {
   "centric-profiles": "profiles",
   "centric-segmentation": "segmentation",
   "centric-feedback": "feedback",
+  "centric-reporting": "reporting",
+};
+// The gRPC service each one serves (protos/centric/<component>/v1/*_service.proto): the
+// name its readiness probe asks grpc.health.v1 about and the only service its
+// <component>.json configures.
+const GRPC_SERVICES = {
+  "centric-profiles": "centric.profiles.v1.Profiles",
+  "centric-segmentation": "centric.segmentation.v1.Segmentation",
+  "centric-feedback": "centric.feedback.v1.Feedback",
+  "centric-reporting": "centric.reporting.v1.Reporting",
 };
 // Which service calls which over gRPC inside the namespace (docs/KUBERNETES.md,
 // "NetworkPolicy: who may call what"): the callee's NetworkPolicy must admit exactly these
-// sibling services on its grpc port, no more. Events go through Redis and need no edge.
+// sibling services on its grpc port, no more, and exactly these callers set the callee's
+// target (TARGETS). Events go through Redis and need no edge.
 const SIBLING_CALLERS = {
-  "centric-profiles": ["centric-segmentation", "centric-feedback"],
-  "centric-segmentation": [],
-  "centric-feedback": [],
+  "centric-profiles": ["centric-segmentation", "centric-feedback", "centric-reporting"],
+  "centric-segmentation": ["centric-reporting"],
+  "centric-feedback": ["centric-reporting"],
+  "centric-reporting": [],
+};
+// The setting through which a service is told where a sibling is (libs/runtime/config.h).
+const TARGETS = {
+  CENTRIC_PROFILES_TARGET: "centric-profiles",
+  CENTRIC_SEGMENTATION_TARGET: "centric-segmentation",
+  CENTRIC_FEEDBACK_TARGET: "centric-feedback",
+};
+// The listen settings and the named container port each must match (a mismatch serves on
+// a port that no probe, Service or NetworkPolicy knows about).
+const LISTEN_PORTS = {
+  CENTRIC_LISTEN: "grpc",
+  CENTRIC_METRICS_LISTEN: "metrics",
+  CENTRIC_DASHBOARD_LISTEN: "http-dashboard",
 };
 // Secrets the prod overlay expects to exist already (k8s/overlays/prod/kustomization.yaml).
 const PROD_EXTERNAL_SECRETS = {
   "centric-profiles": ["database-url", "redis-url"],
   "centric-segmentation": ["database-url", "redis-url"],
   "centric-feedback": ["database-url", "redis-url"],
+  "centric-reporting": ["database-url", "redis-url"],
 };
 // Methods that are safe to retry: the gRPC service config may retry only these.
 const IDEMPOTENT_PREFIXES = ["Get", "List", "BatchGet", "Lookup", "Check", "Preview"];
+// Idempotent methods whose names do not say so, each with the reason (the proto's comment).
+const IDEMPOTENT_METHODS = new Set([
+  // A read: one of GetKpiSeries, GetScorecard, GetCohortRetention as CSV.
+  "centric.reporting.v1.Reporting/ExportReport",
+  // A pure function of salt, profile and weights; records only the first exposure.
+  "centric.reporting.v1.Reporting/AssignVariant",
+]);
 // libs/runtime/server.cc accepts client pings no more often than this.
 const SERVER_MIN_PING_INTERVAL_MS = 10000;
 
@@ -145,6 +178,34 @@ function durationSeconds(text) {
     consumed += m[0];
   }
   return consumed === String(text) && consumed !== "" ? total : NaN;
+}
+
+// The methods of every gRPC service under protos/, by full name ("centric.x.v1.X").
+function protoServices() {
+  const services = new Map();
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".proto")) {
+        const text = readFileSync(p, "utf8").replace(/\/\/.*$/gm, "");
+        const pkg = /^\s*package\s+([\w.]+)\s*;/m.exec(text)?.[1];
+        for (const m of text.matchAll(/\bservice\s+(\w+)\s*\{([^}]*)\}/g)) {
+          services.set(`${pkg}.${m[1]}`, new Set([...m[2].matchAll(/\brpc\s+(\w+)\s*\(/g)].map((r) => r[1])));
+        }
+      }
+    }
+  };
+  const dir = path.join(root, "protos");
+  if (existsSync(dir)) walk(dir);
+  return services;
+}
+const PROTO_SERVICES = protoServices();
+
+// "HOST:PORT" or "[V6]:PORT" as the services' --*-listen flags take it.
+function splitHostPort(text) {
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(String(text));
+  return m ? { host: m[1], port: Number(m[2]) } : null;
 }
 
 function selectorMatches(selector, labels) {
@@ -259,6 +320,24 @@ function checkWorkload(overlay, w, byKind) {
         check(g !== undefined, cw, `${probe} must be a native gRPC probe (grpc.health.v1): ${probe}.grpc is missing`);
         if (g) check(g.port === grpcPort, cw, `${probe}.grpc.port ${g.port} is not the grpc port ${grpcPort}`);
       }
+      const wantService = GRPC_SERVICES[name];
+      if (wantService) {
+        const asked = c.readinessProbe?.grpc?.service;
+        check(asked === wantService, cw, `readinessProbe.grpc.service is ${asked}, not the service it serves, ${wantService}`);
+      }
+      for (const [variable, portName] of Object.entries(LISTEN_PORTS)) {
+        const value = envValue(c, variable, configMaps);
+        const declared = (c.ports ?? []).find((p) => p.name === portName);
+        if (value === undefined || value === "") {
+          // CENTRIC_LISTEN has a default in the binary; the others switch their server off.
+          if (variable !== "CENTRIC_LISTEN") check(!declared, cw, `declares container port ${portName} but ${variable} is unset, so nothing listens on it`);
+          continue;
+        }
+        const hp = splitHostPort(value);
+        if (!check(hp, cw, `${variable} "${value}" must be HOST:PORT`)) continue;
+        check(!/^(127\.|localhost$|\[::1\]$)/.test(hp.host), cw, `${variable} "${value}" listens on loopback only; the kubelet, Service and peers cannot reach it`);
+        check(declared?.containerPort === hp.port, cw, `${variable} listens on ${hp.port} but the container port named ${portName} is ${declared?.containerPort}`);
+      }
       const sleep = c.lifecycle?.preStop?.sleep?.seconds;
       check(Number.isInteger(sleep) && sleep > 0, cw, "lifecycle.preStop.sleep.seconds must be set (endpoints leave the Service before draining)");
       const drainText = envValue(c, "CENTRIC_DRAIN_TIMEOUT", configMaps);
@@ -279,6 +358,20 @@ function checkWorkload(overlay, w, byKind) {
         check(s.spec.clusterIP === "None", `${overlay}: ${nameOf(s)}`, "a gRPC Service must be headless (clusterIP: None) so clients balance per call");
         const grpc = (s.spec.ports ?? []).find((p) => p.name === "grpc");
         check(grpc?.appProtocol === "grpc", `${overlay}: ${nameOf(s)}`, "needs a port named grpc with appProtocol: grpc");
+        // Every port a Service exposes must reach a container port and be admitted by a
+        // NetworkPolicy of the pods, or it is exposed to nobody.
+        const containerPorts = (pod.containers ?? []).flatMap((c) => c.ports ?? []);
+        const podPolicies = [...byKind("NetworkPolicy").values()].filter((n) => selectorMatches(n.spec.podSelector, podLabels));
+        for (const sp of s.spec.ports ?? []) {
+          const sw = `${overlay}: ${nameOf(s)} port ${sp.name ?? sp.port}`;
+          const target = sp.targetPort ?? sp.port;
+          const cp = containerPorts.find((p) => (typeof target === "string" ? p.name === target : p.containerPort === target));
+          if (!check(cp, sw, `targetPort ${target} is not a container port of ${name}`)) continue;
+          const admitted = podPolicies.some((n) =>
+            (n.spec.ingress ?? []).some((rule) => (rule.ports ?? []).length === 0 || rule.ports.some((p) => (p.protocol ?? "TCP") === "TCP" && (p.port === cp.containerPort || p.port === cp.name))),
+          );
+          check(admitted, sw, `no NetworkPolicy of ${name} admits TCP ${cp.containerPort}, so the Service exposes it to nobody`);
+        }
       }
     }
   }
@@ -305,6 +398,11 @@ function checkWorkload(overlay, w, byKind) {
       where,
       "no NetworkPolicy restricts its ingress",
     );
+    for (const n of policies) {
+      for (const [i, rule] of (n.spec.ingress ?? []).entries()) {
+        check((rule.from ?? []).length > 0, `${overlay}: ${nameOf(n)} ingress[${i}]`, "has no from: it admits every source; name the peers");
+      }
+    }
   }
 
   // Scaling.
@@ -356,20 +454,28 @@ function checkWorkload(overlay, w, byKind) {
   }
 }
 
-function checkProfilesTarget(overlay, byKind, namespace) {
+// CENTRIC_*_TARGET (TARGETS): dns:///HOST:PORT naming the rendered headless Service of the
+// service it is for (and the overlay's namespace, if qualified) on its grpc port.
+function checkTargets(overlay, byKind, namespace) {
   for (const [name, cm] of byKind("ConfigMap")) {
-    const target = cm.data?.CENTRIC_PROFILES_TARGET;
-    if (target === undefined) continue;
-    const where = `${overlay}: ConfigMap/${name}`;
-    const m = /^dns:\/\/\/([^:/]+):(\d+)$/.exec(target);
-    if (!check(m, where, `CENTRIC_PROFILES_TARGET "${target}" must be dns:///HOST:PORT (the resolver that returns every pod)`)) continue;
-    const [host, port] = [m[1], Number(m[2])];
-    const [svcName, svcNamespace] = host.split(".");
-    check(svcNamespace === undefined || svcNamespace === namespace, where, `CENTRIC_PROFILES_TARGET names namespace ${svcNamespace}, the overlay deploys to ${namespace}`);
-    const svc = byKind("Service").get(svcName);
-    if (check(svc, where, `CENTRIC_PROFILES_TARGET names Service ${svcName}, which the overlay does not render`)) {
-      check(svc.spec.clusterIP === "None", where, `CENTRIC_PROFILES_TARGET Service ${svcName} must be headless`);
-      check((svc.spec.ports ?? []).some((p) => p.port === port), where, `Service ${svcName} has no port ${port}`);
+    for (const [variable, service] of Object.entries(TARGETS)) {
+      const target = cm.data?.[variable];
+      if (target === undefined) continue;
+      const where = `${overlay}: ConfigMap/${name}`;
+      const m = /^dns:\/\/\/([^:/]+):(\d+)$/.exec(target);
+      if (!check(m, where, `${variable} "${target}" must be dns:///HOST:PORT (the resolver that returns every pod)`)) continue;
+      const [host, port] = [m[1], Number(m[2])];
+      const [svcName, svcNamespace, ...rest] = host.split(".");
+      check(svcNamespace === undefined || svcNamespace === namespace, where, `${variable} names namespace ${svcNamespace}, the overlay deploys to ${namespace}`);
+      check(rest.length === 0 || rest.join(".") === "svc.cluster.local", where, `${variable} host ${host} must be SERVICE, SERVICE.NAMESPACE or SERVICE.NAMESPACE.svc.cluster.local`);
+      check(svcName === service, where, `${variable} names Service ${svcName}, not ${service}`);
+      const svc = byKind("Service").get(svcName);
+      if (check(svc, where, `${variable} names Service ${svcName}, which the overlay does not render`)) {
+        check(svc.spec.clusterIP === "None", where, `${variable} Service ${svcName} must be headless`);
+        const sp = (svc.spec.ports ?? []).find((p) => p.port === port);
+        check(sp, where, `Service ${svcName} has no port ${port}`);
+        if (sp) check(sp.name === "grpc", where, `${variable} port ${port} is Service ${svcName}'s ${sp.name} port, not its grpc port`);
+      }
     }
   }
 }
@@ -397,6 +503,25 @@ function checkCallers(overlay, workloads, byKind) {
       }
     }
   }
+  // The call graph in the configuration: a service that is given a sibling's target calls
+  // it, so it must be a documented caller, and every documented caller must be given it.
+  const configMaps = byKind("ConfigMap");
+  for (const caller of Object.keys(SERVICES)) {
+    const w = byName.get(caller);
+    if (!w) continue;
+    const containers = w.spec.template.spec.containers ?? [];
+    for (const [variable, callee] of Object.entries(TARGETS)) {
+      const set = containers.some((c) => (envValue(c, variable, configMaps) ?? "") !== "");
+      const documented = (SIBLING_CALLERS[callee] ?? []).includes(caller);
+      check(
+        set === documented,
+        `${overlay}: ${nameOf(w)}`,
+        set
+          ? `sets ${variable}, so it calls ${callee}, but SIBLING_CALLERS (tests/k8s/validate.mjs, docs/KUBERNETES.md) does not list it`
+          : `is a documented caller of ${callee} but ${variable} is not set`,
+      );
+    }
+  }
   for (const store of DEV_BACKING_STORES) {
     const w = byName.get(store);
     if (!w) continue;
@@ -409,11 +534,47 @@ function checkCallers(overlay, workloads, byKind) {
   }
 }
 
+// Dev: every service's database-url points at the in-cluster PostgreSQL and names its own
+// database, one the init script creates (postgresql.yaml, centric-postgresql-init).
+function checkDevDatabases(overlay, workloads, byKind) {
+  const init = byKind("ConfigMap").get("centric-postgresql-init");
+  if (!init) return;
+  const created = new Set(
+    Object.values(init.data ?? {}).flatMap((sql) => [...String(sql).matchAll(/CREATE\s+DATABASE\s+"?(\w+)"?/gi)].map((m) => m[1])),
+  );
+  const owner = new Map();
+  for (const service of Object.keys(SERVICES)) {
+    const w = workloads.find((x) => x.metadata.name === service);
+    if (!w) continue;
+    const where = `${overlay}: ${nameOf(w)}`;
+    const ref = (w.spec.template.spec.containers ?? [])
+      .flatMap((c) => c.env ?? [])
+      .find((e) => e.name === "CENTRIC_DATABASE_URL")?.valueFrom?.secretKeyRef;
+    if (!check(ref, where, "CENTRIC_DATABASE_URL does not come from a Secret")) continue;
+    const secret = byKind("Secret").get(ref.name);
+    const raw = secret?.stringData?.[ref.key] ?? (secret?.data?.[ref.key] !== undefined ? Buffer.from(String(secret.data[ref.key]).replace(/\s+/g, ""), "base64").toString("utf8") : undefined);
+    if (raw === undefined) continue; // reported by the reference check
+    let url;
+    try {
+      url = new URL(raw);
+    } catch {
+      check(false, where, `Secret ${ref.name} ${ref.key} is not a URL`);
+      continue;
+    }
+    const database = url.pathname.replace(/^\//, "");
+    check(url.hostname === "centric-postgresql", where, `database-url host ${url.hostname} is not the dev PostgreSQL centric-postgresql`);
+    check(created.has(database), where, `database ${database} is not created by ConfigMap centric-postgresql-init (created: ${[...created].join(", ")})`);
+    check(!owner.has(database), where, `shares database ${database} with ${owner.get(database)}; services never share tables`);
+    owner.set(database, service);
+  }
+}
+
 function checkServiceConfigs(overlay, byKind) {
   const cm = byKind("ConfigMap").get("centric-grpc-client");
   if (!check(cm, overlay, "renders no ConfigMap centric-grpc-client (k8s/base/grpc)")) return;
   const jsonKeys = Object.keys(cm.data ?? {}).filter((k) => k.endsWith(".json"));
   check(jsonKeys.length > 0, `${overlay}: ConfigMap/centric-grpc-client`, "holds no *.json service config");
+  const serviceOfKey = Object.fromEntries(Object.entries(SERVICES).map(([s, component]) => [`${component}.json`, GRPC_SERVICES[s]]));
   for (const key of jsonKeys) {
     const where = `${overlay}: ConfigMap/centric-grpc-client ${key}`;
     let config;
@@ -434,14 +595,22 @@ function checkServiceConfigs(overlay, byKind) {
     for (const mc of methodConfigs) {
       const names = mc.name ?? [];
       const label = names.map((n) => `${n.service}/${n.method ?? "*"}`).join(", ");
+      for (const n of names) {
+        const own = serviceOfKey[key];
+        if (own) check(n.service === own, where, `configures ${n.service}, but ${key} is the service config for ${own}`);
+        const methods = PROTO_SERVICES.get(n.service);
+        if (check(methods, where, `${n.service} is not a service in protos/`) && n.method) {
+          check(methods.has(n.method), where, `${n.service} has no method ${n.method} (a misspelt name never matches, so its settings silently do not apply)`);
+        }
+      }
       if (mc.timeout !== undefined) check(Number.isFinite(durationSeconds(mc.timeout)), where, `${label}: timeout "${mc.timeout}" is not a duration`);
       if (!mc.retryPolicy) continue;
       retried++;
       for (const n of names) {
         check(
-          n.method && IDEMPOTENT_PREFIXES.some((p) => n.method.startsWith(p)),
+          n.method && (IDEMPOTENT_PREFIXES.some((p) => n.method.startsWith(p)) || IDEMPOTENT_METHODS.has(`${n.service}/${n.method}`)),
           where,
-          `${n.service}/${n.method ?? "*"} is retried but is not an idempotent method (${IDEMPOTENT_PREFIXES.join("*, ")}*)`,
+          `${n.service}/${n.method ?? "*"} is retried but is not an idempotent method (${IDEMPOTENT_PREFIXES.join("*, ")}*, or IDEMPOTENT_METHODS)`,
         );
       }
       const rp = mc.retryPolicy;
@@ -501,6 +670,7 @@ async function checkOverlay(overlay) {
   for (const s of SINGLETONS) check(workloads.some((w) => w.metadata.name === s), overlay, `renders no ${s}`);
   for (const s of Object.keys(SERVICES)) check(workloads.some((w) => w.metadata.name === s), overlay, `renders no ${s}`);
   checkCallers(overlay, workloads, byKind);
+  if (overlay === "dev") checkDevDatabases(overlay, workloads, byKind);
 
   for (const h of byKind("HorizontalPodAutoscaler").values()) {
     const t = h.spec.scaleTargetRef;
@@ -512,7 +682,7 @@ async function checkOverlay(overlay) {
   if (overlay === "prod") {
     for (const s of byKind("Secret").keys()) check(false, `${overlay}: Secret/${s}`, "prod must not render Secrets (credentials live outside the repository)");
   }
-  checkProfilesTarget(overlay, byKind, namespace);
+  checkTargets(overlay, byKind, namespace);
   checkServiceConfigs(overlay, byKind);
   console.log(`${overlay}: ${objects.length} objects, ${workloads.length} workloads`);
   return objects.length;
