@@ -4,10 +4,13 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace centric::bench {
@@ -33,6 +36,26 @@ inline absl::Status ForEachIndex(int threads, int n, const std::function<absl::S
   for (std::thread& thread : running) thread.join();
   return first;
 }
+
+// "bench: key=value" lines, printed together at the end (for scripts that collect runs).
+class Metrics {
+ public:
+  void Add(absl::string_view key, double value) {
+    lines_.push_back(absl::StrFormat("bench: %s=%.4g", key, value));
+  }
+  void AddInt(absl::string_view key, int64_t value) {
+    lines_.push_back(absl::StrFormat("bench: %s=%d", key, value));
+  }
+  void AddText(absl::string_view key, absl::string_view value) {
+    lines_.push_back(absl::StrFormat("bench: %s=%s", key, value));
+  }
+  void Print() const {
+    for (const std::string& line : lines_) absl::PrintF("%s\n", line);
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
 
 }  // namespace centric::bench
 

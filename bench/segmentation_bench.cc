@@ -72,6 +72,7 @@
 #include "libs/runtime/server.h"
 #include "libs/store/store.h"
 #include "bench/bench_util.h"
+#include "bench/pg_connection.h"
 #include "libs/testing/servers.h"
 #include "services/profiles/module.h"
 #include "services/segmentation/engine.h"
@@ -234,25 +235,7 @@ std::pair<uint64_t, uint64_t> MachineTicks() {
   return {busy, total};
 }
 
-// "bench: key=value" lines, printed together at the end.
-class Metrics {
- public:
-  void Add(absl::string_view key, double value) {
-    lines_.push_back(absl::StrFormat("bench: %s=%.4g", key, value));
-  }
-  void AddInt(absl::string_view key, int64_t value) {
-    lines_.push_back(absl::StrFormat("bench: %s=%d", key, value));
-  }
-  void AddText(absl::string_view key, absl::string_view value) {
-    lines_.push_back(absl::StrFormat("bench: %s=%s", key, value));
-  }
-  void Print() const {
-    for (const std::string& line : lines_) absl::PrintF("%s\n", line);
-  }
-
- private:
-  std::vector<std::string> lines_;
-};
+using bench::Metrics;
 
 // ---------------------------------------------------------------------------------------
 // The synthetic population
@@ -558,64 +541,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const seg::Rule>>> CompileAll(
 // ---------------------------------------------------------------------------------------
 // PostgreSQL through libpq
 
-class PgConnection {
- public:
-  ~PgConnection() {
-    if (connection_ != nullptr) PQfinish(connection_);
-  }
-  absl::Status Connect(const std::string& url) {
-    connection_ = PQconnectdb(url.c_str());
-    if (PQstatus(connection_) != CONNECTION_OK) {
-      return absl::UnavailableError(absl::StrCat("libpq: ", PQerrorMessage(connection_)));
-    }
-    return absl::OkStatus();
-  }
-  PGconn* get() const { return connection_; }
-
-  absl::Status Exec(const std::string& sql) {
-    PGresult* result = PQexec(connection_, sql.c_str());
-    const ExecStatusType status = PQresultStatus(result);
-    PQclear(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return absl::InternalError(absl::StrCat(sql, ": ", PQerrorMessage(connection_)));
-    }
-    return absl::OkStatus();
-  }
-
-  // Every row's first column.
-  absl::StatusOr<std::vector<std::string>> Column(const std::string& sql) {
-    PGresult* result = PQexec(connection_, sql.c_str());
-    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-      PQclear(result);
-      return absl::InternalError(absl::StrCat(sql, ": ", PQerrorMessage(connection_)));
-    }
-    std::vector<std::string> values;
-    values.reserve(PQntuples(result));
-    for (int i = 0; i < PQntuples(result); ++i) values.emplace_back(PQgetvalue(result, i, 0));
-    PQclear(result);
-    return values;
-  }
-
-  // Runs `sql` and returns the number of rows it returned, or the value of its single
-  // COUNT(*) cell; the whole result is received either way.
-  absl::StatusOr<int64_t> Count(const std::string& sql, bool counting) {
-    PGresult* result = PQexec(connection_, sql.c_str());
-    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-      PQclear(result);
-      return absl::InternalError(absl::StrCat(sql, ": ", PQerrorMessage(connection_)));
-    }
-    int64_t n = PQntuples(result);
-    if (counting && (n != 1 || !absl::SimpleAtoi(PQgetvalue(result, 0, 0), &n))) {
-      PQclear(result);
-      return absl::InternalError(absl::StrCat(sql, ": not one count"));
-    }
-    PQclear(result);
-    return n;
-  }
-
- private:
-  PGconn* connection_ = nullptr;
-};
+using bench::PgConnection;
 
 // Loads id, country, revenue_total and consent_marketing_email of profiles 0..n-1 (the
 // columns the predicate reads, from the same generator the engine was given) with COPY.

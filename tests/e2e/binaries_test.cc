@@ -16,60 +16,12 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "libs/testing/servers.h"
+#include "tests/e2e/processes.h"
 
-namespace centric {
+namespace centric::e2e {
 namespace {
 
 namespace v1 = ::centric::profiles::v1;
-
-struct Running {
-  std::unique_ptr<testing::Process> process;
-  std::string address;
-  std::string log;
-};
-
-// Starts a binary with --listen=127.0.0.1:0 and reads the bound address from its
-// {"event":"listening"} log line.
-Running Start(const std::string& binary, const std::vector<std::string>& extra_args,
-              const std::vector<std::string>& env, const std::string& dir) {
-  Running running;
-  running.log = absl::StrCat(dir, "/", binary, ".log");
-  std::vector<std::string> argv = {absl::StrCat(CENTRIC_BIN_DIR, "/", binary),
-                                   "--listen=127.0.0.1:0", "--drain-timeout=2s"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  auto process = testing::Process::Start(argv, running.log, env);
-  EXPECT_TRUE(process.ok());
-  running.process = std::move(*process);
-  std::regex listening("\"event\":\"listening\",\"address\":\"([0-9.:]+)\"");
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline && running.address.empty() && running.process->Running()) {
-    std::ifstream in(running.log);
-    std::string line;
-    while (std::getline(in, line)) {
-      std::smatch match;
-      if (std::regex_search(line, match, listening)) running.address = match[1];
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return running;
-}
-
-bool WaitServing(const std::string& address) {
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    grpc::health::v1::HealthCheckResponse response;
-    if (health->Check(&context, {}, &response).ok() &&
-        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
-      return true;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return false;
-}
 
 void ExerciseProfiles(const std::string& address) {
   auto stub = v1::Profiles::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -124,15 +76,6 @@ void ExerciseProfiles(const std::string& address) {
     v1::Profile got;
     EXPECT_EQ(stub->GetProfile(&context, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
   }
-}
-
-bool Eventually(const std::function<bool()>& condition) {
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return false;
 }
 
 // A segment follows a profile's changes, and a persona is written back to the profile.
@@ -280,24 +223,6 @@ void ExerciseFeedback(const std::string& profiles_address, const std::string& fe
   }));
 }
 
-void StopGracefully(Running& running) {
-  int status = running.process->Signal(SIGTERM, absl::Seconds(10));
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "exit status " << status << "; see " << running.log;
-}
-
-// The value of the first log line's `"key":"..."` that matches, or "".
-std::string FromLog(const std::string& log_path, const std::string& event) {
-  std::regex pattern(absl::StrCat("\"event\":\"", event, "\",\"address\":\"([0-9.:]+)\""));
-  std::ifstream in(log_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::smatch match;
-    if (std::regex_search(line, match, pattern)) return match[1];
-  }
-  return "";
-}
-
 TEST(BinariesTest, CentricdRunsWithSqliteAndNoServers) {
   testing::TempDir dir;
   Running centricd = Start("centricd", {"--metrics-listen=127.0.0.1:0"},
@@ -438,4 +363,4 @@ TEST(BinariesTest, CentricProfilesRefusesToStartWithoutRedisUnlessNoCache) {
 }
 
 }  // namespace
-}  // namespace centric
+}  // namespace centric::e2e

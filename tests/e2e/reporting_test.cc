@@ -25,81 +25,15 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "libs/testing/servers.h"
+#include "tests/e2e/processes.h"
 
-namespace centric {
+namespace centric::e2e {
 namespace {
 
 namespace pv1 = ::centric::profiles::v1;
 namespace rv1 = ::centric::reporting::v1;
 namespace fv1 = ::centric::feedback::v1;
 namespace sv1 = ::centric::segmentation::v1;
-
-struct Running {
-  std::unique_ptr<testing::Process> process;
-  std::string address;
-  std::string log;
-};
-
-std::string FromLog(const std::string& log_path, const std::string& event) {
-  std::regex pattern(absl::StrCat("\"event\":\"", event, "\",\"address\":\"([0-9.:]+)\""));
-  std::ifstream in(log_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::smatch match;
-    if (std::regex_search(line, match, pattern)) return match[1];
-  }
-  return "";
-}
-
-Running Start(const std::string& binary, const std::vector<std::string>& extra_args,
-              const std::vector<std::string>& env, const std::string& dir) {
-  Running running;
-  running.log = absl::StrCat(dir, "/", binary, ".log");
-  std::vector<std::string> argv = {absl::StrCat(CENTRIC_BIN_DIR, "/", binary),
-                                   "--listen=127.0.0.1:0", "--drain-timeout=2s"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  auto process = testing::Process::Start(argv, running.log, env);
-  EXPECT_TRUE(process.ok());
-  running.process = std::move(*process);
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline && running.address.empty() && running.process->Running()) {
-    running.address = FromLog(running.log, "listening");
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return running;
-}
-
-bool WaitServing(const std::string& address) {
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    grpc::health::v1::HealthCheckResponse response;
-    if (health->Check(&context, {}, &response).ok() &&
-        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
-      return true;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return false;
-}
-
-void StopGracefully(Running& running) {
-  int status = running.process->Signal(SIGTERM, absl::Seconds(10));
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "exit status " << status << "; see " << running.log;
-}
-
-bool Eventually(const std::function<bool()>& condition, absl::Duration limit = absl::Seconds(60)) {
-  absl::Time deadline = absl::Now() + limit;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  return condition();
-}
 
 google::protobuf::Timestamp At(int y, int m, int d) {
   google::protobuf::Timestamp t;
@@ -533,4 +467,4 @@ TEST(ReportingEndToEndTest, CentricReportingFollowsTheSuiteThroughRedisStreams) 
 }
 
 }  // namespace
-}  // namespace centric
+}  // namespace centric::e2e
