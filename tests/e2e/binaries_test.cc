@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "libs/testing/servers.h"
+#include "tests/e2e/fixtures.h"
 #include "tests/e2e/processes.h"
 
 namespace centric::e2e {
@@ -164,30 +165,8 @@ void ExerciseFeedback(const std::string& profiles_address, const std::string& fe
     grpc::Status status = profiles->CreateProfile(&context, request, &out);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
-  {
-    grpc::ClientContext context;
-    fv1::CreateSurveyRequest request;
-    request.set_survey_id("nps-after-purchase");
-    request.mutable_survey()->set_display_name("NPS after purchase");
-    request.mutable_survey()->set_kind(fv1::SURVEY_KIND_NPS);
-    request.mutable_survey()->set_question("How likely are you to recommend us?");
-    request.mutable_survey()->set_owner_team("cx");
-    fv1::Survey out;
-    grpc::Status status = feedback->CreateSurvey(&context, request, &out);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-  {
-    grpc::ClientContext context;
-    fv1::CreateFollowUpPolicyRequest request;
-    request.set_policy_id("detractors");
-    request.mutable_policy()->set_display_name("Call back detractors");
-    request.mutable_policy()->set_rule("response.category == DETRACTOR");
-    request.mutable_policy()->set_owner_team("support");
-    request.mutable_policy()->mutable_first_contact_sla()->set_seconds(48 * 3600);
-    fv1::FollowUpPolicy out;
-    grpc::Status status = feedback->CreateFollowUpPolicy(&context, request, &out);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  CreateNpsSurveyWithDetractorFollowUps(*feedback, "nps-after-purchase");
+  if (::testing::Test::HasFatalFailure()) return;
   fv1::Response response;
   {
     grpc::ClientContext context;
