@@ -25,7 +25,8 @@
 //                                                    (centricd calls itself)
 //   --dashboard-listen=H:P   CENTRIC_DASHBOARD_LISTEN     the reporting dashboard over HTTP
 //                                                    (off when empty)
-//   --demo                                           centricd only: load demo profiles
+//   --demo                                           centricd only: load the generated demo
+//                                                    population (libs/demo)
 #ifndef CENTRIC_LIBS_RUNTIME_CONFIG_H_
 #define CENTRIC_LIBS_RUNTIME_CONFIG_H_
 

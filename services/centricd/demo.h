@@ -1,16 +1,25 @@
-// The README demo: a client that creates a few profiles in a running centricd, records
-// their purchases and prints them.
+// The README demo: a client that fills a running centricd with a generated population
+// (libs/demo: customers of four personas with a year of purchases, support tickets and
+// survey invitations) and prints a few of them.
 #ifndef CENTRIC_SERVICES_CENTRICD_DEMO_H_
 #define CENTRIC_SERVICES_CENTRICD_DEMO_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 
 namespace centric::demo {
 
-// Idempotent: re-running against the same database returns the same profiles (the
-// creates carry request ids and the interactions event ids). Prints each profile as JSON.
+// How many profiles the demo creates, and the seed that makes them the same every run.
+inline constexpr int kDemoProfiles = 200;
+inline constexpr uint64_t kDemoSeed = 42;
+
+// Creates kDemoProfiles generated profiles through the Profiles RPCs and records their
+// interactions (the year ending at the start of the current UTC day). Idempotent on the
+// same day: the creates carry request ids, existing profiles are reused and the
+// interactions carry event ids. Prints the first profile of each persona as JSON and a
+// one-line summary. Profiles deleted or erased earlier are skipped and counted.
 absl::Status RunProfilesDemo(const std::string& address);
 
 }  // namespace centric::demo

@@ -1,7 +1,7 @@
 // centricd: every Centric service (profiles, segmentation, feedback, reporting) in one
 // process, for a newcomer's first run and for small deployments. SQLite file store,
-// in-process bus, Redis cache when CENTRIC_REDIS_URL is set. --demo loads and prints a
-// few profiles once serving.
+// in-process bus, Redis cache when CENTRIC_REDIS_URL is set. --demo loads the generated
+// demo population (libs/demo) once serving and prints a few profiles.
 #include "libs/app/app.h"
 #include "libs/runtime/log.h"
 #include "services/centricd/demo.h"
