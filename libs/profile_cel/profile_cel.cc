@@ -90,6 +90,12 @@ const std::vector<std::string>& ChannelNames() {
   return *names;
 }
 
+std::string ChannelName(profiles::v1::Channel channel) {
+  const auto& names = ChannelNames();
+  int c = channel;
+  return c >= 1 && c <= static_cast<int>(names.size()) ? names[c - 1] : "";
+}
+
 const std::vector<std::string>& ConsentPurposeNames() {
   static const auto* names = new std::vector<std::string>{
       "marketing_email", "marketing_sms", "personalization", "analytics", "profiling"};

@@ -32,6 +32,9 @@ namespace centric::profile_cel {
 // Lower-case channel names as rules see them ("web", "email", ..., "social"), Channel
 // enum order from 1.
 const std::vector<std::string>& ChannelNames();
+// The name of one channel as ChannelNames spells it (and events carry it); "" for
+// CHANNEL_UNSPECIFIED or a number outside the enum.
+std::string ChannelName(profiles::v1::Channel channel);
 // The names of the five consent purposes ("marketing_email", ...), ConsentPurpose order
 // from 1.
 const std::vector<std::string>& ConsentPurposeNames();

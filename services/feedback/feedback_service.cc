@@ -63,11 +63,7 @@ bool ValidTouchpoint(const std::string& t) {
          });
 }
 
-std::string ChannelName(pv1::Channel channel) {
-  const auto& names = profile_cel::ChannelNames();
-  int c = channel;
-  return c >= 1 && c <= static_cast<int>(names.size()) ? names[c - 1] : "";
-}
+using profile_cel::ChannelName;
 
 // "surveys/{survey}/responses/{response}" -> {survey, response}.
 absl::StatusOr<std::pair<std::string, std::string>> ResponseIds(absl::string_view field,

@@ -4,11 +4,11 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/runtime/grpc_status.h"
 #include "libs/runtime/handler.h"
+#include "libs/profile_cel/profile_cel.h"
 #include "libs/runtime/resource.h"
 #include "services/reporting/rollups.h"
 
@@ -29,13 +29,7 @@ void Prepare(grpc::ClientContext& context, absl::Time deadline) {
   runtime::PropagateTrace(context);
 }
 
-// "CHANNEL_WEB" -> "web", as the services' events spell channels.
-std::string ChannelName(const std::string& enum_name) {
-  absl::string_view name = enum_name;
-  absl::ConsumePrefix(&name, "CHANNEL_");
-  if (name == "UNSPECIFIED") return "";
-  return absl::AsciiStrToLower(name);
-}
+using profile_cel::ChannelName;
 
 std::string Suffix(const std::string& enum_name, absl::string_view prefix) {
   absl::string_view name = enum_name;
@@ -155,7 +149,7 @@ class GrpcRollupSource final : public RollupSource {
         for (const pv1::Interaction& i : response.interactions()) {
           ev::InteractionSummary& s = *recorded.add_interactions();
           s.set_event_id(i.event_id());
-          s.set_channel(ChannelName(pv1::Channel_Name(i.channel())));
+          s.set_channel(ChannelName(i.channel()));
           s.set_type(i.type());
           *s.mutable_occur_time() = i.occur_time();
           s.set_monetary_value(i.monetary_value());
@@ -189,7 +183,7 @@ class GrpcRollupSource final : public RollupSource {
         received.set_kind(Suffix(fv1::SurveyKind_Name(r.kind()), "SURVEY_KIND_"));
         if (r.has_score()) received.set_score(r.score());
         received.set_category(Suffix(fv1::Category_Name(r.category()), "CATEGORY_"));
-        received.set_channel(ChannelName(pv1::Channel_Name(r.channel())));
+        received.set_channel(ChannelName(r.channel()));
         received.set_touchpoint(r.touchpoint());
         *received.mutable_submit_time() = r.submit_time();
         out.events.push_back(Wrap(received, r.submit_time(), ""));

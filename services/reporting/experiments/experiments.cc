@@ -726,32 +726,24 @@ absl::StatusOr<v1::ExperimentResults> Experiments::GetExperimentResults(
 // ---- Events ---------------------------------------------------------------------------
 
 absl::Status Experiments::ApplyEvent(store::Tx& tx, const events::v1::Event& event) {
+  // A payload that does not decode is logged and acknowledged: no redelivery fixes it.
+  auto unpacked = [&](google::protobuf::Message& message) {
+    if (event.payload().UnpackTo(&message)) return true;
+    runtime::LogWarning("experiment_event_ignored",
+                        {{"event_id", event.id()}, {"reason", "undecodable payload"}});
+    return false;
+  };
   if (event.payload().Is<ev::InteractionRecorded>()) {
     ev::InteractionRecorded recorded;
-    if (!event.payload().UnpackTo(&recorded)) {
-      runtime::LogWarning("experiment_event_ignored",
-                          {{"event_id", event.id()}, {"reason", "undecodable payload"}});
-      return absl::OkStatus();
-    }
-    return ApplyInteractions(tx, recorded);
+    return unpacked(recorded) ? ApplyInteractions(tx, recorded) : absl::OkStatus();
   }
   if (event.payload().Is<ev::ProfilesMerged>()) {
     ev::ProfilesMerged merged;
-    if (!event.payload().UnpackTo(&merged)) {
-      runtime::LogWarning("experiment_event_ignored",
-                          {{"event_id", event.id()}, {"reason", "undecodable payload"}});
-      return absl::OkStatus();
-    }
-    return ApplyMerge(tx, merged);
+    return unpacked(merged) ? ApplyMerge(tx, merged) : absl::OkStatus();
   }
   if (event.payload().Is<ev::ProfileErased>()) {
     ev::ProfileErased erased;
-    if (!event.payload().UnpackTo(&erased)) {
-      runtime::LogWarning("experiment_event_ignored",
-                          {{"event_id", event.id()}, {"reason", "undecodable payload"}});
-      return absl::OkStatus();
-    }
-    return ApplyErasure(tx, erased);
+    return unpacked(erased) ? ApplyErasure(tx, erased) : absl::OkStatus();
   }
   return absl::OkStatus();
 }
