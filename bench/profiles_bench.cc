@@ -971,7 +971,7 @@ int Run(const Options& options) {
   const Probes probes(db, (*postgres)->port());
   const Report report{probes.has_redis(), probes.has_postgres()};
 
-  profiles::ProfilesModule module(infra);
+  profiles::ProfilesModule module(infra, /*standalone=*/false);
   BaselineService baseline(*infra.pool);
   runtime::Server server({.listen = "127.0.0.1:0", .drain_timeout = absl::Seconds(5)});
   if (absl::Status s = module.Start(server); !s.ok()) {

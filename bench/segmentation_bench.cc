@@ -1010,7 +1010,7 @@ class Deployment {
     infra_.pool = std::make_unique<runtime::WorkerPool>(infra_.config.workers);
     server_ = std::make_unique<runtime::Server>(
         runtime::ServerOptions{.listen = "127.0.0.1:0", .drain_timeout = absl::Seconds(2)});
-    profiles_ = std::make_unique<profiles::ProfilesModule>(infra_);
+    profiles_ = std::make_unique<profiles::ProfilesModule>(infra_, /*standalone=*/false);
     segmentation_ = std::make_unique<seg::SegmentationModule>(infra_, /*standalone=*/false);
     if (absl::Status s = profiles_->Start(*server_); !s.ok()) return s;
     if (absl::Status s = segmentation_->Start(*server_); !s.ok()) return s;

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh --target centricd centricctl
-exec ./build/bin/centricd --demo --listen="${CENTRIC_LISTEN:-127.0.0.1:50051}" "$@"
+exec ./build/bin/centricd --demo --insecure --listen="${CENTRIC_LISTEN:-127.0.0.1:50051}" "$@"

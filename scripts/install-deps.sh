@@ -10,8 +10,13 @@ packages=(
   libsqlite3-dev libpq-dev libre2-dev libroaring-dev libcpp-httplib-dev libboost-dev libssl-dev
   golang-github-gogo-googleapis-dev
   redis-server postgresql
+  # Tests make their own CA and certificates (tests/e2e, tests/k8s).
+  openssl
   # Headless browser of the Reporting dashboard test (tests/services/reporting/dashboard).
   chromium
+  # scripts/check-hardening.sh: Clang with libFuzzer and its sanitizer runtimes for fuzz/,
+  # llvm-symbolizer for readable sanitizer stack traces.
+  clang libclang-rt-14-dev llvm
 )
 # tests/k8s (kubectl kustomize, then a Node.js check of the rendered manifests). Debian
 # ships kubectl as kubernetes-client and npm as npm; a kubectl or a Node.js with its own

@@ -8,10 +8,14 @@
 #include "httplib.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "libs/cache/redis_cache.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/events/redis_streams_bus.h"
 #include "libs/runtime/log.h"
+#include "libs/security/audit.h"
+#include "libs/security/channels.h"
+#include "libs/security/guard.h"
 
 namespace centric::app {
 
@@ -154,14 +158,44 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
                  runtime::ConfigUsage(args[0]).c_str());
     return 2;
   }
+  if (absl::Status s = security::CheckTransportSecurity(*config); !s.ok()) {
+    runtime::LogError("startup_failed", {{"error", s.ToString()}});
+    return 2;
+  }
+  auto guard = security::Guard::Open(*config);
+  if (!guard.ok()) {
+    runtime::LogError("startup_failed", {{"error", guard.status().ToString()}});
+    return 2;
+  }
+  if (config->insecure) {
+    std::fputs(
+        "\n*** WARNING: --insecure: plain-text gRPC, no TLS. Anyone who can reach this port can"
+        "\n*** read the traffic, and without --policy-file every caller may do everything."
+        "\n*** For local development only; never in a shared or production environment.\n\n",
+        stderr);
+    runtime::LogWarning("insecure", {{"detail", "plain-text gRPC (--insecure)"},
+                                     {"open_access", (*guard)->open_access() ? "true" : "false"}});
+  }
+  auto credentials = security::ServerCredentials(*config);
+  if (!credentials.ok()) {
+    runtime::LogError("startup_failed", {{"error", credentials.status().ToString()}});
+    return 2;
+  }
   auto infra = OpenInfrastructure(*config, mode);
   if (!infra.ok()) {
     runtime::LogError("startup_failed", {{"error", infra.status().ToString()}});
     return infra.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  runtime::Server server({.listen = config->listen,
-                          .drain_timeout = config->drain_timeout,
-                          .metrics = (*infra)->metrics.get()});
+  security::Guard* guard_ptr = guard->get();
+  runtime::Server server(
+      {.listen = config->listen,
+       .drain_timeout = config->drain_timeout,
+       .metrics = (*infra)->metrics.get(),
+       .credentials = *credentials,
+       .health_listen = config->health_listen,
+       .interceptors = {[guard_ptr] { return guard_ptr->NewInterceptorFactory(); }},
+       // Reflection answers without the interceptor's checks: only in open dev mode.
+       .reflection = (*guard)->open_access()});
   MetricsEndpoint metrics(*(*infra)->metrics);
   if (!config->metrics_listen.empty()) {
     if (absl::Status s = metrics.Start(config->metrics_listen); !s.ok()) {
@@ -177,6 +211,21 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
       return 1;
     }
   }
+  // Audit tables of the services this process hosts, and the AuditLog service.
+  std::vector<std::string> audited;
+  for (const std::string& name : server.service_names()) {
+    // "centric.profiles.v1.Profiles" -> "profiles"
+    std::vector<std::string> parts = absl::StrSplit(name, '.');
+    if (parts.size() == 4 && parts[0] == "centric") audited.push_back(parts[1]);
+  }
+  security::AuditLog audit_log(*(*infra)->db, audited);
+  if (absl::Status s = audit_log.Migrate(); !s.ok()) {
+    runtime::LogError("startup_failed", {{"error", s.ToString()}});
+    return 1;
+  }
+  (*guard)->SetAuditLog(&audit_log);
+  security::AuditGrpcService audit_service(audit_log, *(*infra)->pool);
+  server.AddService(&audit_service, "centric.security.v1.AuditLog");
   if (absl::Status s = server.Start(); !s.ok()) {
     runtime::LogError("startup_failed", {{"error", s.ToString()}});
     return 1;

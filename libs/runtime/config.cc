@@ -62,14 +62,16 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
           "dns:///centric-profiles:50051 or 127.0.0.1:50051"));
     }
     config.profiles_target = std::string(value);
-  } else if (name == "segmentation-target" || name == "feedback-target") {
+  } else if (name == "segmentation-target" || name == "feedback-target" ||
+             name == "reporting-target") {
     if (value.empty() || value.find(':') == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--", name, ": \"", value, "\" must be a gRPC target such as dns:///centric-", 
           name.substr(0, name.find('-')), ":50051 or 127.0.0.1:50051"));
     }
-    (name == "feedback-target" ? config.feedback_target : config.segmentation_target) =
-        std::string(value);
+    (name == "feedback-target"    ? config.feedback_target
+     : name == "reporting-target" ? config.reporting_target
+                                  : config.segmentation_target) = std::string(value);
   } else if (name == "dashboard-listen") {
     if (value.rfind(':') == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -86,6 +88,30 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
   } else if (name == "themes-file") {
     if (value.empty()) return absl::InvalidArgumentError("--themes-file: must name a file");
     config.themes_file = std::string(value);
+  } else if (name == "tls-cert" || name == "tls-key" || name == "tls-ca" ||
+             name == "tokens-file" || name == "policy-file" || name == "client-token-file" ||
+             name == "grpc-service-config") {
+    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": must name a file"));
+    std::string* field = name == "tls-cert"      ? &config.tls_cert
+                         : name == "tls-key"     ? &config.tls_key
+                         : name == "tls-ca"      ? &config.tls_ca
+                         : name == "tokens-file" ? &config.tokens_file
+                         : name == "policy-file" ? &config.policy_file
+                         : name == "client-token-file" ? &config.client_token_file
+                                                       : &config.grpc_service_config;
+    *field = std::string(value);
+  } else if (name == "health-listen") {
+    if (value.rfind(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--health-listen: \"", value, "\" must be HOST:PORT, e.g. 0.0.0.0:8081"));
+    }
+    config.health_listen = std::string(value);
+  } else if (name == "insecure") {
+    if (value != "1" && value != "true" && value != "0" && value != "false") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--insecure: \"", value, "\" must be 1, true, 0 or false"));
+    }
+    config.insecure = value == "1" || value == "true";
   } else if (name == "workers") {
     int n = 0;
     if (!absl::SimpleAtoi(value, &n) || n < 1 || n > 1024) {
@@ -114,7 +140,17 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       {"CENTRIC_THEMES_FILE", "themes-file"},
       {"CENTRIC_SEGMENTATION_TARGET", "segmentation-target"},
       {"CENTRIC_FEEDBACK_TARGET", "feedback-target"},
-      {"CENTRIC_DASHBOARD_LISTEN", "dashboard-listen"}};
+      {"CENTRIC_REPORTING_TARGET", "reporting-target"},
+      {"CENTRIC_DASHBOARD_LISTEN", "dashboard-listen"},
+      {"CENTRIC_INSECURE", "insecure"},
+      {"CENTRIC_TLS_CERT", "tls-cert"},
+      {"CENTRIC_TLS_KEY", "tls-key"},
+      {"CENTRIC_TLS_CA", "tls-ca"},
+      {"CENTRIC_TOKENS_FILE", "tokens-file"},
+      {"CENTRIC_POLICY_FILE", "policy-file"},
+      {"CENTRIC_CLIENT_TOKEN_FILE", "client-token-file"},
+      {"CENTRIC_HEALTH_LISTEN", "health-listen"},
+      {"CENTRIC_GRPC_SERVICE_CONFIG", "grpc-service-config"}};
   for (const auto& [var, flag] : kEnv) {
     auto it = env.find(var);
     if (it == env.end() || it->second.empty()) continue;
@@ -135,6 +171,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       config.demo = true;
       continue;
     }
+    if (arg == "insecure") {
+      config.insecure = true;
+      continue;
+    }
     size_t eq = arg.find('=');
     if (eq == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat("--", arg, " needs a value: --", arg, "=..."));
@@ -142,6 +182,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     if (absl::Status s = Apply(config, arg.substr(0, eq), arg.substr(eq + 1)); !s.ok()) return s;
   }
   if (config.bus_url.empty()) config.bus_url = config.redis_url;
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together: set both or neither");
+  }
   if (config.workers == 0) {
     config.workers = std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
   }
@@ -165,11 +208,18 @@ std::string ConfigUsage(const std::string& program) {
       "       [--no-cache] [--drain-timeout=DURATION] [--workers=N]\n"
       "       [--profiles-target=TARGET] [--refresh-interval=DURATION] [--metrics-listen=HOST:PORT]\n"
       "       [--themes-file=PATH] [--segmentation-target=TARGET] [--feedback-target=TARGET]\n"
+      "       [--reporting-target=TARGET]\n"
       "       [--dashboard-listen=HOST:PORT]\n"
+      "       --insecure | --tls-cert=PEM --tls-key=PEM [--tls-ca=PEM]\n"
+      "       [--tokens-file=PATH] [--policy-file=PATH] [--client-token-file=PATH]\n"
+      "       [--health-listen=HOST:PORT] [--grpc-service-config=PATH]\n"
       "Environment: CENTRIC_LISTEN, CENTRIC_DATABASE_URL, CENTRIC_REDIS_URL, CENTRIC_BUS_URL,\n"
       "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_PROFILES_TARGET, CENTRIC_REFRESH_INTERVAL,\n"
       "CENTRIC_METRICS_LISTEN, CENTRIC_THEMES_FILE, CENTRIC_SEGMENTATION_TARGET,\n"
-      "CENTRIC_FEEDBACK_TARGET, CENTRIC_DASHBOARD_LISTEN,\n"
+      "CENTRIC_REPORTING_TARGET, "
+      "CENTRIC_FEEDBACK_TARGET, CENTRIC_DASHBOARD_LISTEN, CENTRIC_INSECURE, CENTRIC_TLS_CERT,\n"
+      "CENTRIC_TLS_KEY, CENTRIC_TLS_CA, CENTRIC_TOKENS_FILE, CENTRIC_POLICY_FILE,\n"
+      "CENTRIC_CLIENT_TOKEN_FILE, CENTRIC_HEALTH_LISTEN, CENTRIC_GRPC_SERVICE_CONFIG,\n"
       "CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
 }
 

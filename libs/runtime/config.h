@@ -23,10 +23,34 @@
 //   --feedback-target=T      CENTRIC_FEEDBACK_TARGET      the Feedback service, for
 //                                                    centric-reporting's RebuildRollups
 //                                                    (centricd calls itself)
+//   --reporting-target=T     CENTRIC_REPORTING_TARGET     the Reporting service, for
+//                                                    centric-profiles' ExportProfile (with
+//                                                    the two above)
 //   --dashboard-listen=H:P   CENTRIC_DASHBOARD_LISTEN     the reporting dashboard over HTTP
 //                                                    (off when empty)
 //   --demo                                           centricd only: load the generated demo
 //                                                    population (libs/demo)
+// Transport security and access (docs/SECURITY.md); a binary refuses to start with
+// neither --tls-cert nor --insecure:
+//   --insecure               CENTRIC_INSECURE=1      plain-text gRPC, for local development
+//   --tls-cert=PEM, --tls-key=PEM  CENTRIC_TLS_CERT, CENTRIC_TLS_KEY  this process's
+//                                                    certificate chain and key: served, and
+//                                                    presented as client certificate to
+//                                                    sibling services
+//   --tls-ca=PEM             CENTRIC_TLS_CA          CA bundle verifying client certificates
+//                                                    (mutual TLS) and sibling servers
+//   --tokens-file=PATH       CENTRIC_TOKENS_FILE     "<caller> sha256:<hex>" lines: bearer
+//                                                    tokens accepted (reread on change)
+//   --policy-file=PATH       CENTRIC_POLICY_FILE     authorization policy (JSON of
+//                                                    centric.security.v1.Policy, reread on
+//                                                    change)
+//   --client-token-file=PATH CENTRIC_CLIENT_TOKEN_FILE  bearer token this process sends to
+//                                                    sibling services (reread per call)
+//   --health-listen=H:P      CENTRIC_HEALTH_LISTEN   plain-text port for the kubelet's gRPC
+//                                                    probes; only grpc.health.v1 answers
+//                                                    there without credentials
+//   --grpc-service-config=PATH CENTRIC_GRPC_SERVICE_CONFIG  service config JSON (retries,
+//                                                    timeouts) for calls to sibling services
 #ifndef CENTRIC_LIBS_RUNTIME_CONFIG_H_
 #define CENTRIC_LIBS_RUNTIME_CONFIG_H_
 
@@ -57,7 +81,20 @@ struct Config {
   // Reporting: the sources of RebuildRollups and the dashboard's HTTP address.
   std::string segmentation_target;
   std::string feedback_target;
+  // Profiles: the Reporting service, for ExportProfile (with the segmentation and
+  // feedback targets).
+  std::string reporting_target;
   std::string dashboard_listen;
+  // Security (see the flag list above).
+  bool insecure = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string tokens_file;
+  std::string policy_file;
+  std::string client_token_file;
+  std::string health_listen;
+  std::string grpc_service_config;
 };
 
 // Parses argv (argv[0] skipped) over `env`. Errors: INVALID_ARGUMENT naming the flag or

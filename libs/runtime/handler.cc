@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/runtime/admission.h"
 #include "libs/runtime/clock.h"
 #include "libs/runtime/grpc_status.h"
 #include "libs/runtime/log.h"
@@ -44,6 +45,10 @@ void PropagateTrace(grpc::ClientContext& outgoing) {
   }
 }
 
+grpc::Status RefusalStatus(const absl::Status& status, const HandlerEnv& env) {
+  return ToGrpcStatus(status, env.error_domain);
+}
+
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const HandlerEnv& env,
                                 HandlerWork work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -51,8 +56,10 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const Hand
     absl::Time deadline = DeadlineOf(*context);
     ScopedRequestId request_id(RequestIdOf(*context));
     TraceScope trace(TraceOf(*context));
-    absl::Status status;
-    if (context->IsCancelled() || absl::Now() >= deadline) {
+    absl::Status status = AdmissionOf(context);
+    if (!status.ok()) {
+      // Refused by the security interceptor (already logged there).
+    } else if (context->IsCancelled() || absl::Now() >= deadline) {
       status = absl::DeadlineExceededError("the call's deadline passed before work started");
     } else {
       status = work(deadline);

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/runtime/admission.h"
 #include "libs/runtime/trace.h"
 #include "libs/runtime/worker_pool.h"
 
@@ -61,9 +62,44 @@ absl::Status Reply(absl::StatusOr<T> result, T* response) {
 // runs with the RPC's request id (RequestIdOf) and trace (TraceOf) current, so its log
 // lines carry them and PropagateTrace continues the trace.
 // DEADLINE_EXCEEDED without running `work` if the deadline has already passed or the
-// call was cancelled while queued.
+// call was cancelled while queued; the security decision (admission.h) instead of
+// running `work` when the call was refused.
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const HandlerEnv& env,
                                 HandlerWork work);
+
+// Streaming handlers start with the security decision (admission.h): when it refuses the
+// call they return one of these, which finish it with the refusal and read or write
+// nothing.
+//
+//   if (absl::Status s = runtime::AdmissionOf(context); !s.ok()) {
+//     return runtime::RefusedWriter<v1::MembershipChange>(s, env_);
+//   }
+grpc::Status RefusalStatus(const absl::Status& status, const HandlerEnv& env);
+
+template <typename Response>
+grpc::ServerWriteReactor<Response>* RefusedWriter(const absl::Status& status, const HandlerEnv& env) {
+  class Refused final : public grpc::ServerWriteReactor<Response> {
+   public:
+    // Finished from the pool: gRPC 1.51 wants the reactor bound before it acts.
+    Refused(grpc::Status status, WorkerPool& pool) {
+      pool.Schedule([this, status] { this->Finish(status); });
+    }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(RefusalStatus(status, env), *env.pool);
+}
+
+template <typename Request>
+grpc::ServerReadReactor<Request>* RefusedReader(const absl::Status& status, const HandlerEnv& env) {
+  class Refused final : public grpc::ServerReadReactor<Request> {
+   public:
+    Refused(grpc::Status status, WorkerPool& pool) {
+      pool.Schedule([this, status] { this->Finish(status); });
+    }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(RefusalStatus(status, env), *env.pool);
+}
 
 }  // namespace centric::runtime
 

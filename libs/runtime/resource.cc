@@ -120,4 +120,24 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixMicros(google::protobuf::util::TimeUtil::TimestampToMicroseconds(ts));
 }
 
+absl::StatusOr<std::vector<std::string>> ExportProfileNames(
+    const std::string& profile,
+    const google::protobuf::RepeatedPtrField<std::string>& merged_profiles) {
+  if (merged_profiles.size() > kMaxMergedProfiles) {
+    return InvalidField("merged_profiles", absl::StrCat("must name at most ", kMaxMergedProfiles,
+                                                        " profiles, got ", merged_profiles.size()));
+  }
+  std::vector<std::string> names;
+  if (auto id = IdOfName("profile", profile, "profiles"); !id.ok()) return id.status();
+  names.push_back(profile);
+  for (int i = 0; i < merged_profiles.size(); ++i) {
+    const std::string& name = merged_profiles[i];
+    if (auto id = IdOfName(absl::StrCat("merged_profiles[", i, "]"), name, "profiles"); !id.ok()) {
+      return id.status();
+    }
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
 }  // namespace centric::runtime

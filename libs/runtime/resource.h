@@ -65,6 +65,15 @@ absl::Status ApplyUpdateMask(const google::protobuf::Message& from,
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 
+// The names an ExportProfileData request asks about (each service's part of the Profiles
+// service's ExportProfile): `profile`, then each of `merged_profiles`, repeats dropped.
+// Errors: INVALID_ARGUMENT on profile or merged_profiles[i] (not "profiles/{id}"), or on
+// merged_profiles (more than kMaxMergedProfiles).
+inline constexpr int kMaxMergedProfiles = 1000;
+absl::StatusOr<std::vector<std::string>> ExportProfileNames(
+    const std::string& profile,
+    const google::protobuf::RepeatedPtrField<std::string>& merged_profiles);
+
 }  // namespace centric::runtime
 
 #endif  // CENTRIC_LIBS_RUNTIME_RESOURCE_H_

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/runtime/admission.h"
 #include "libs/runtime/log.h"
 
 namespace centric::runtime {
@@ -33,27 +34,48 @@ void Server::AddService(grpc::Service* service, std::string full_name) {
   services_.emplace_back(service, std::move(full_name));
 }
 
+std::vector<std::string> Server::service_names() const {
+  std::vector<std::string> names;
+  for (const auto& [service, name] : services_) names.push_back(name);
+  return names;
+}
+
 absl::Status Server::Start() {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen,
+                           options_.credentials != nullptr ? options_.credentials
+                                                           : grpc::InsecureServerCredentials(),
+                           &port_);
+  if (!options_.health_listen.empty()) {
+    builder.AddListeningPort(options_.health_listen, grpc::InsecureServerCredentials(),
+                             &health_port_);
+  }
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   // Accept the keepalive pings clients are configured to send (k8s/ service config).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   for (auto& [service, name] : services_) builder.RegisterService(service);
-  if (options_.metrics != nullptr) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(NewRpcMetricsInterceptor(*options_.metrics));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
-  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  if (options_.metrics != nullptr) creators.push_back(NewRpcMetricsInterceptor(*options_.metrics));
+  for (const auto& make : options_.interceptors) creators.push_back(make());
+  if (!options_.interceptors.empty()) RequireAdmission(true);
+  if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  if (server_ == nullptr || port_ == 0 || (!options_.health_listen.empty() && health_port_ == 0)) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options_.listen,
+        options_.health_listen.empty() ? "" : absl::StrCat(" and ", options_.health_listen)));
   }
   std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   address_ = absl::StrCat(host, ":", port_);
+  if (health_port_ != 0) {
+    health_address_ = absl::StrCat(
+        options_.health_listen.substr(0, options_.health_listen.rfind(':')), ":", health_port_);
+    LogInfo("health_listening", {{"address", health_address_}});
+  }
   SetServing(false);
   LogInfo("listening", {{"address", address_}});
   return absl::OkStatus();

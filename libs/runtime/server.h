@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,18 @@ struct ServerOptions {
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // When set, every RPC is counted and timed into it (metrics.h); must outlive the server.
   MetricsRegistry* metrics = nullptr;
+  // Credentials of the listening port; plain text when null.
+  std::shared_ptr<grpc::ServerCredentials> credentials = nullptr;
+  // A second, plain-text port for the kubelet's gRPC health probes (empty: none). Every
+  // service answers there too, so the security interceptor must refuse unauthenticated
+  // calls other than grpc.health.v1.
+  std::string health_listen = "";
+  // Interceptors run after the metrics one (e.g. libs/security's); when any is given,
+  // RequireAdmission(true) is set at Start.
+  std::vector<std::function<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>()>>
+      interceptors = {};
+  // Serve grpc.reflection (schemas only, no data).
+  bool reflection = true;
 };
 
 class Server {
@@ -50,6 +63,10 @@ class Server {
   // "HOST:PORT" actually bound.
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  // The health port actually bound ("" without one).
+  const std::string& health_address() const { return health_address_; }
+  // Full names of the services added, e.g. "centric.profiles.v1.Profiles".
+  std::vector<std::string> service_names() const;
 
   void SetServing(bool serving);
 
@@ -63,6 +80,8 @@ class Server {
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_ = 0;
+  std::string health_address_;
+  int health_port_ = 0;
 };
 
 }  // namespace centric::runtime

@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -44,7 +46,7 @@ constexpr char kUsage[] =
     "  profiles create --id=ID [--email=E] [--name=DISPLAY] [--trait k=v ...]\n"
     "  profiles lookup --email=E\n"
     "  profiles import FILE.csv          (header: id,email,<trait>,...)\n"
-    "  profiles export NAME|ID\n"
+    "  profiles export NAME|ID           (what every service holds, as JSON)\n"
     "  segments create --id=ID --rule=CEL --owner-team=T [--name=DISPLAY]\n"
     "  segments preview --rule=CEL [--sample=10]\n"
     "  segments members ID\n"
@@ -57,13 +59,37 @@ constexpr char kUsage[] =
     "  reports experiment ID\n"
     "global flags: --target (env CENTRIC_TARGET, default 127.0.0.1:50051), "
     "--profiles-target, --segmentation-target, --feedback-target, --reporting-target, "
-    "--json, --timeout\n"
+    "--json, --timeout,\n"
+    "  --tls-ca=PEM (CENTRIC_TLS_CA: TLS, verifying the servers), --tls-cert=PEM and\n"
+    "  --tls-key=PEM (CENTRIC_TLS_CERT, CENTRIC_TLS_KEY: a client certificate),\n"
+    "  --token-file=PATH (CENTRIC_TOKEN_FILE: a bearer token)\n"
     "dates are UTC days; --to is included\n";
 
 const std::set<std::string> kGlobalFlags = {"target",          "profiles-target",
                                             "segmentation-target", "feedback-target",
                                             "reporting-target", "json",
-                                            "timeout"};
+                                            "timeout", "tls-ca", "tls-cert", "tls-key",
+                                            "token-file"};
+
+// The contents of the file a global flag (or its environment variable) names; "" when
+// neither is set.
+absl::StatusOr<std::string> FlagFile(const Args& args, const std::string& flag, const char* env) {
+  const char* from_env = std::getenv(env);
+  std::string path = args.Get(flag, from_env != nullptr ? from_env : "");
+  if (path.empty()) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// How to reach the services: TLS material and bearer token, read once.
+struct Security {
+  std::string ca, cert, key, token;
+};
 
 int Usage(const std::string& problem) {
   std::cerr << "centricctl: " << problem << "\n" << kUsage;
@@ -73,7 +99,8 @@ int Usage(const std::string& problem) {
 // What every command needs: where each service is, how long to wait, how to print.
 class Session {
  public:
-  Session(const Args& args, absl::Duration timeout) : args_(args), timeout_(timeout) {
+  Session(const Args& args, absl::Duration timeout, Security security)
+      : args_(args), timeout_(timeout), security_(std::move(security)) {
     const char* env = std::getenv("CENTRIC_TARGET");
     std::string fallback = args.Get("target", env != nullptr && *env ? env : "127.0.0.1:50051");
     for (const char* service : {"profiles", "segmentation", "feedback", "reporting"}) {
@@ -87,7 +114,15 @@ class Session {
   std::shared_ptr<grpc::Channel> Channel(const std::string& service) {
     auto& channel = channels_[service];
     if (!channel) {
-      channel = grpc::CreateChannel(targets_[service], grpc::InsecureChannelCredentials());
+      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+      if (!security_.ca.empty() || !security_.cert.empty()) {
+        grpc::SslCredentialsOptions options;
+        options.pem_root_certs = security_.ca;
+        options.pem_cert_chain = security_.cert;
+        options.pem_private_key = security_.key;
+        credentials = grpc::SslCredentials(options);
+      }
+      channel = grpc::CreateChannel(targets_[service], credentials);
     }
     return channel;
   }
@@ -95,6 +130,9 @@ class Session {
   void Prepare(grpc::ClientContext* context) const {
     context->set_deadline(std::chrono::system_clock::now() +
                           absl::ToChronoMilliseconds(timeout_));
+    if (!security_.token.empty()) {
+      context->AddMetadata("authorization", absl::StrCat("Bearer ", security_.token));
+    }
   }
 
   // Prints the error and returns its exit code.
@@ -113,6 +151,7 @@ class Session {
  private:
   const Args& args_;
   absl::Duration timeout_;
+  Security security_;
   std::map<std::string, std::string> targets_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };
@@ -735,7 +774,21 @@ int Run(int argc, const char* const argv[]) {
       timeout <= absl::ZeroDuration()) {
     return Usage("--timeout wants a positive duration such as 10s or 500ms");
   }
-  Session session(args, timeout);
+  Security security;
+  for (auto [flag, env, field] :
+       {std::tuple<const char*, const char*, std::string*>{"tls-ca", "CENTRIC_TLS_CA", &security.ca},
+        {"tls-cert", "CENTRIC_TLS_CERT", &security.cert},
+        {"tls-key", "CENTRIC_TLS_KEY", &security.key},
+        {"token-file", "CENTRIC_TOKEN_FILE", &security.token}}) {
+    absl::StatusOr<std::string> text = FlagFile(args, flag, env);
+    if (!text.ok()) return Usage(std::string(text.status().message()));
+    *field = std::move(*text);
+  }
+  security.token = std::string(absl::StripAsciiWhitespace(security.token));
+  if (security.cert.empty() != security.key.empty()) {
+    return Usage("--tls-cert and --tls-key go together");
+  }
+  Session session(args, timeout, std::move(security));
   return command->run(session);
 }
 

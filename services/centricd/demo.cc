@@ -48,8 +48,7 @@ absl::Status CreateNpsSurvey(fv1::Feedback::Stub& feedback) {
 
 }  // namespace
 
-absl::Status RunProfilesDemo(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+absl::Status RunProfilesDemo(std::shared_ptr<grpc::Channel> channel, const std::string& address) {
   auto stub = v1::Profiles::NewStub(channel);
   auto feedback = fv1::Feedback::NewStub(channel);
   if (absl::Status s = CreateNpsSurvey(*feedback); !s.ok()) return s;

@@ -5,6 +5,9 @@
 #define CENTRIC_SERVICES_CENTRICD_DEMO_H_
 
 #include <cstdint>
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,7 +23,9 @@ inline constexpr uint64_t kDemoSeed = 42;
 // same day: the creates carry request ids, existing profiles are reused and the
 // interactions carry event ids. Prints the first profile of each persona as JSON and a
 // one-line summary. Profiles deleted or erased earlier are skipped and counted.
-absl::Status RunProfilesDemo(const std::string& address);
+// `channel` reaches centricd at `address` (printed in the summary) with this process's
+// credentials (security::NewChannel).
+absl::Status RunProfilesDemo(std::shared_ptr<grpc::Channel> channel, const std::string& address);
 
 }  // namespace centric::demo
 

@@ -4,6 +4,7 @@
 // demo population (libs/demo) once serving and prints a few profiles.
 #include "libs/app/app.h"
 #include "libs/runtime/log.h"
+#include "libs/security/channels.h"
 #include "services/centricd/demo.h"
 #include "services/feedback/module.h"
 #include "services/profiles/module.h"
@@ -17,7 +18,8 @@ int main(int argc, char** argv) {
        centric::feedback::NewFeedbackModule, centric::reporting::NewReportingModule},
       [](const centric::runtime::Server& server, centric::app::Infrastructure& infra) {
         if (!infra.config.demo) return;
-        if (absl::Status s = centric::demo::RunProfilesDemo(server.address()); !s.ok()) {
+        if (absl::Status s = centric::demo::RunProfilesDemo(
+                centric::security::NewChannel(infra.config, server.address()), server.address()); !s.ok()) {
           centric::runtime::LogError("demo_failed", {{"error", s.ToString()}});
         }
       });

@@ -13,8 +13,6 @@
 
 namespace centric::feedback {
 
-namespace v1 = ::centric::feedback::v1;
-
 struct Scale {
   int min = 0;
   int max = 0;

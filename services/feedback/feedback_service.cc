@@ -18,6 +18,7 @@
 #include "libs/runtime/errors.h"
 #include "libs/runtime/log.h"
 #include "libs/runtime/resource.h"
+#include "services/feedback/validation.h"
 
 namespace centric::feedback {
 namespace {
@@ -47,21 +48,11 @@ constexpr int64_t kContacted = v1::FOLLOW_UP_STATE_CONTACTED;
 constexpr int64_t kContactBreached = 1;
 constexpr int64_t kResolutionBreached = 2;
 constexpr int kBreachBatch = 500;
-constexpr absl::Duration kMinSla = absl::Minutes(1);
-constexpr absl::Duration kMaxContactSla = absl::Hours(24 * 90);
-constexpr absl::Duration kMaxResolutionSla = absl::Hours(24 * 365);
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
-bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
 std::string Serialize(const google::protobuf::Message& m) { return m.SerializeAsString(); }
-
-bool ValidTouchpoint(const std::string& t) {
-  return t.size() <= kMaxTouchpointBytes && std::all_of(t.begin(), t.end(), [](char c) {
-           return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_';
-         });
-}
 
 using profile_cel::ChannelName;
 
@@ -76,22 +67,6 @@ absl::StatusOr<std::pair<std::string, std::string>> ResponseIds(absl::string_vie
                             "\""));
   }
   return std::make_pair(parts[1], parts[3]);
-}
-
-// Profile names are checked by form only; the Profiles service says whether they exist.
-bool ValidProfileName(absl::string_view name) {
-  absl::string_view id = name;
-  return absl::ConsumePrefix(&id, "profiles/") && !id.empty() && id.size() <= 128 &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
-         });
-}
-
-void CheckProfileName(std::vector<FieldViolation>& v, const std::string& field,
-                      const std::string& name) {
-  if (!ValidProfileName(name)) {
-    v.push_back({field, absl::StrCat("must be \"profiles/{profile}\", got \"", name, "\"")});
-  }
 }
 
 // Runs `sql_head` + " IN (...)" + `sql_tail` over `keys` in chunks, after `fixed` params.
@@ -249,109 +224,6 @@ absl::StatusOr<std::map<std::string, ev::FeedbackSummary>> ApplyProfileDeltas(
 void AddOutputOnly(const std::string& name, int64_t version, v1::Survey& s) {
   s.set_name(name);
   s.set_etag(runtime::EtagOf(version));
-}
-
-// ---- Validation of definitions ------------------------------------------------------
-
-std::vector<FieldViolation> ValidateSurvey(const v1::Survey& s) {
-  std::vector<FieldViolation> v;
-  CheckBytes(v, "survey.display_name", s.display_name(), 1, kMaxDisplayNameBytes);
-  CheckBytes(v, "survey.question", s.question(), 1, kMaxQuestionBytes);
-  if (s.kind() == v1::SURVEY_KIND_UNSPECIFIED || !v1::SurveyKind_IsValid(s.kind())) {
-    v.push_back({"survey.kind", "must be NPS, CSAT, CES or OPEN_TEXT"});
-  }
-  if (!ValidTouchpoint(s.touchpoint())) {
-    v.push_back({"survey.touchpoint", absl::StrCat("must be at most ", kMaxTouchpointBytes,
-                                                   " bytes of [a-z0-9_], got \"", s.touchpoint(),
-                                                   "\"")});
-  }
-  if (!v1::JourneyStage_IsValid(s.journey_stage())) {
-    v.push_back({"survey.journey_stage", "is not a JourneyStage"});
-  }
-  if (!pv1::Channel_IsValid(s.channel())) v.push_back({"survey.channel", "is not a Channel"});
-  int days = s.contact_policy().min_days_between_responses();
-  if (days < 0 || days > kMaxContactDays) {
-    v.push_back({"survey.contact_policy.min_days_between_responses",
-                 absl::StrCat("must be 0 to ", kMaxContactDays, ", got ", days)});
-  }
-  if (!pv1::ConsentPurpose_IsValid(s.contact_policy().required_consent())) {
-    v.push_back({"survey.contact_policy.required_consent", "is not a ConsentPurpose"});
-  }
-  if (IsSet(s.start_time()) && IsSet(s.end_time()) &&
-      FromTimestamp(s.end_time()) <= FromTimestamp(s.start_time())) {
-    v.push_back({"survey.end_time", "must be after start_time"});
-  }
-  if (!ValidTeam(s.owner_team())) {
-    v.push_back({"survey.owner_team", absl::StrCat("must be 1 to ", runtime::kMaxOwnerTeamBytes,
-                                                   " bytes of [a-z0-9-], got \"", s.owner_team(),
-                                                   "\"")});
-  }
-  return v;
-}
-
-std::vector<FieldViolation> ValidatePolicy(const v1::FollowUpPolicy& p,
-                                           std::shared_ptr<const PolicyRule>* rule) {
-  std::vector<FieldViolation> v;
-  CheckBytes(v, "policy.display_name", p.display_name(), 1, kMaxDisplayNameBytes);
-  if (!ValidTeam(p.owner_team())) {
-    v.push_back({"policy.owner_team", absl::StrCat("must be 1 to ", runtime::kMaxOwnerTeamBytes,
-                                                   " bytes of [a-z0-9-], got \"", p.owner_team(),
-                                                   "\"")});
-  }
-  absl::Duration contact = absl::Seconds(p.first_contact_sla().seconds()) +
-                           absl::Nanoseconds(p.first_contact_sla().nanos());
-  if (contact < kMinSla || contact > kMaxContactSla) {
-    v.push_back({"policy.first_contact_sla",
-                 absl::StrCat("must be 1m to 2160h (90 days), got ", absl::FormatDuration(contact))});
-  }
-  absl::Duration resolution = absl::Seconds(p.resolution_sla().seconds()) +
-                              absl::Nanoseconds(p.resolution_sla().nanos());
-  if (resolution != absl::ZeroDuration() && (resolution < kMinSla || resolution > kMaxResolutionSla)) {
-    v.push_back({"policy.resolution_sla",
-                 absl::StrCat("must be 0 (none) or 1m to 8760h (365 days), got ",
-                              absl::FormatDuration(resolution))});
-  }
-  if (p.priority() < 0 || p.priority() > kMaxPriority) {
-    v.push_back({"policy.priority",
-                 absl::StrCat("must be 0 to ", kMaxPriority, ", got ", p.priority())});
-  }
-  auto compiled = PolicyRule::Compile(p.rule());
-  if (!compiled.ok()) {
-    v.push_back({"policy.rule", std::string(compiled.status().message())});
-  } else if (rule != nullptr) {
-    *rule = *compiled;
-  }
-  return v;
-}
-
-std::vector<FieldViolation> ValidateFeatureRequest(const v1::FeatureRequest& f) {
-  std::vector<FieldViolation> v;
-  CheckBytes(v, "feature_request.title", f.title(), 1, kMaxDisplayNameBytes);
-  CheckBytes(v, "feature_request.problem", f.problem(), 1, kMaxTextBytes);
-  CheckBytes(v, "feature_request.job_to_be_done", f.job_to_be_done(), 0, kMaxTextBytes);
-  CheckBytes(v, "feature_request.current_workaround", f.current_workaround(), 0, kMaxTextBytes);
-  if (f.pain() < 0 || f.pain() > 5) {
-    v.push_back({"feature_request.pain", absl::StrCat("must be 0 (unknown) or 1 to 5, got ", f.pain())});
-  }
-  if (!f.owner_team().empty() && !ValidTeam(f.owner_team())) {
-    v.push_back({"feature_request.owner_team",
-                 absl::StrCat("must be empty or 1 to 64 bytes of [a-z0-9-], got \"", f.owner_team(),
-                              "\"")});
-  }
-  if (!v1::FeatureRequestState_IsValid(f.state())) {
-    v.push_back({"feature_request.state", "is not a FeatureRequestState"});
-  }
-  return v;
-}
-
-void CheckCreateIds(std::vector<FieldViolation>& v, const char* id_field, const std::string& id,
-                    const std::string& request_id) {
-  if (!id.empty() && !ValidId(id)) {
-    v.push_back({id_field, "must be 1 to 63 bytes of [a-z0-9-] starting with a letter"});
-  }
-  if (request_id.size() > kMaxRequestIdBytes) {
-    v.push_back({"request_id", absl::StrCat("must be at most ", kMaxRequestIdBytes, " bytes")});
-  }
 }
 
 }  // namespace
@@ -677,56 +549,26 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
   for (size_t i = 0; i < requests.size(); ++i) {
     const v1::SubmitResponseRequest& req = requests[i];
     const v1::Response& r = req.response();
-    std::vector<FieldViolation> v;
-    auto survey_id = IdOfName("parent", req.parent(), "surveys");
-    if (!survey_id.ok()) v.push_back({"parent", std::string(survey_id.status().message())});
-    CheckProfileName(v, "response.profile", r.profile());
-    if (r.comment().size() > kMaxCommentBytes) {
-      v.push_back({"response.comment", absl::StrCat("must be at most ", kMaxCommentBytes,
-                                                    " bytes, got ", r.comment().size())});
-    }
-    if (!ValidTouchpoint(r.touchpoint())) {
-      v.push_back({"response.touchpoint", absl::StrCat("must be at most ", kMaxTouchpointBytes,
-                                                       " bytes of [a-z0-9_]")});
-    }
-    if (!pv1::Channel_IsValid(r.channel())) v.push_back({"response.channel", "is not a Channel"});
-    if (req.request_id().size() > kMaxRequestIdBytes) {
-      v.push_back({"request_id", absl::StrCat("must be at most ", kMaxRequestIdBytes,
-                                              " bytes, got ", req.request_id().size())});
-    }
-    absl::Time submit = IsSet(r.submit_time()) ? FromTimestamp(r.submit_time()) : now;
-    if (submit > now + kMaxFutureSkew) {
-      v.push_back({"response.submit_time", "must not be more than 5 minutes in the future"});
-    }
+    std::string survey_id;
+    std::vector<FieldViolation> v = CheckResponseRequest(req, now, &survey_id);
+    absl::Time submit = SubmitTime(r, now);
     if (!v.empty()) {
       out[i].status = runtime::InvalidArgument(std::move(v));
       continue;
     }
-    auto it = surveys.find(*survey_id);
+    auto it = surveys.find(survey_id);
     if (it == surveys.end()) {
-      auto survey = ReadSurvey(*survey_id);
+      auto survey = ReadSurvey(survey_id);
       if (!survey.ok()) {
         if (survey.status().code() != absl::StatusCode::kNotFound) return survey.status();
         out[i].status = survey.status();
         continue;
       }
-      it = surveys.emplace(*survey_id, std::move(*survey)).first;
+      it = surveys.emplace(survey_id, std::move(*survey)).first;
     }
     const v1::Survey& survey = it->second;
     Scale scale = ScaleOf(survey.kind());
-    std::string kind = KindName(survey.kind());
-    if (scale.scored && !r.has_score()) {
-      v.push_back({"response.score", absl::StrCat("is required for a ", kind, " survey (", scale.min,
-                                                  " to ", scale.max, ")")});
-    } else if (scale.scored && (r.score() < scale.min || r.score() > scale.max)) {
-      v.push_back({"response.score", absl::StrCat("must be ", scale.min, " to ", scale.max,
-                                                  " for a ", kind, " survey, got ", r.score())});
-    } else if (!scale.scored && r.has_score()) {
-      v.push_back({"response.score", "must be absent for an OPEN_TEXT survey"});
-    }
-    if (!scale.scored && r.comment().empty()) {
-      v.push_back({"response.comment", "is required for an OPEN_TEXT survey"});
-    }
+    v = CheckResponseScore(survey.kind(), r);
     if (!v.empty()) {
       out[i].status = runtime::InvalidArgument(std::move(v));
       continue;
@@ -738,7 +580,7 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
     }
     Pending p;
     p.index = i;
-    p.survey_id = *survey_id;
+    p.survey_id = survey_id;
     p.survey = &survey;
     p.request_id = req.request_id();
     p.submit_time = submit;
@@ -1868,6 +1710,107 @@ absl::StatusOr<v1::ListThemeDemandResponse> FeedbackService::ListThemeDemand(
     return a.response_count() > b.response_count();
   });
   for (auto& t : themes) *response.add_themes() = std::move(t);
+  return response;
+}
+
+// ---- Export -------------------------------------------------------------------------
+
+namespace {
+
+// Orders rows gathered over several chunks of QueryIn by an integer time column, then a
+// text tie-breaker.
+void SortRows(store::Rows& rows, size_t time_column, size_t tie_column, bool descending) {
+  std::stable_sort(rows.begin(), rows.end(), [&](const store::Row& a, const store::Row& b) {
+    auto key_a = std::make_pair(a.GetInt(time_column), a.GetString(tie_column));
+    auto key_b = std::make_pair(b.GetInt(time_column), b.GetString(tie_column));
+    return descending ? key_b < key_a : key_a < key_b;
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ExportProfileDataResponse> FeedbackService::ExportProfileData(
+    const v1::ExportProfileDataRequest& request, absl::Time deadline) {
+  auto names = runtime::ExportProfileNames(request.profile(), request.merged_profiles());
+  if (!names.ok()) return names.status();
+  v1::ExportProfileDataResponse response;
+  absl::Status status = deps_.db->Transact(
+      [&](store::Tx& tx) -> absl::Status {
+        response.Clear();
+        auto responses = QueryIn(
+            tx, "SELECT data, profile, submit_time, id FROM feedback_responses WHERE profile", {},
+            *names);
+        if (!responses.ok()) return responses.status();
+        SortRows(*responses, 2, 3, /*descending=*/true);
+        for (const store::Row& row : *responses) {
+          *response.add_responses() = ResponseFromRow(row, 0, 1);
+        }
+        auto follow_ups = QueryIn(
+            tx,
+            "SELECT data, profile, version, open_time, id FROM feedback_follow_ups WHERE profile",
+            {}, *names);
+        if (!follow_ups.ok()) return follow_ups.status();
+        SortRows(*follow_ups, 3, 4, /*descending=*/false);
+        for (const store::Row& row : *follow_ups) {
+          *response.add_follow_ups() = FollowUpFromRow(row, 0, 1, 2);
+        }
+        auto links = QueryIn(
+            tx, "SELECT data, profile, link_time, request FROM feedback_links WHERE profile", {},
+            *names);
+        if (!links.ok()) return links.status();
+        SortRows(*links, 2, 3, /*descending=*/true);
+        for (const store::Row& row : *links) {
+          v1::FeatureRequestLink* link = response.add_feature_request_links();
+          link->ParseFromString(row.GetString(0));
+          link->set_profile(row.GetString(1));
+        }
+        auto contacts = QueryIn(
+            tx, "SELECT profile, survey, last_submit_time FROM feedback_contacts WHERE profile",
+            {}, *names);
+        if (!contacts.ok()) return contacts.status();
+        SortRows(*contacts, 2, 1, /*descending=*/true);
+        for (const store::Row& row : *contacts) {
+          v1::SurveyContact* contact = response.add_contacts();
+          contact->set_profile(row.GetString(0));
+          contact->set_survey(absl::StrCat("surveys/", row.GetString(1)));
+          *contact->mutable_last_response_time() = ToTimestamp(FromMicros(row.GetInt(2)));
+        }
+        auto figures = QueryIn(
+            tx,
+            "SELECT profile, version, last_nps, last_nps_time, last_csat, last_csat_time, "
+            "open_follow_ups, revenue FROM feedback_profiles WHERE profile",
+            {}, *names);
+        if (!figures.ok()) return figures.status();
+        auto segments = QueryIn(
+            tx, "SELECT profile, segment FROM feedback_profile_segments WHERE profile", {},
+            *names, " ORDER BY segment");
+        if (!segments.ok()) return segments.status();
+        std::map<std::string, v1::ProfileFigures> by_profile;
+        for (const store::Row& row : *figures) {
+          const ev::FeedbackSummary summary = SummaryOf(row, 1);
+          v1::ProfileFigures& f = by_profile[row.GetString(0)];
+          if (summary.has_last_nps_score()) {
+            f.set_last_nps_score(summary.last_nps_score());
+            *f.mutable_last_nps_time() = summary.last_nps_time();
+          }
+          if (summary.has_last_csat_score()) {
+            f.set_last_csat_score(summary.last_csat_score());
+            *f.mutable_last_csat_time() = summary.last_csat_time();
+          }
+          f.set_open_follow_ups(summary.open_follow_ups());
+          f.set_revenue_total(row.GetDouble(7));
+        }
+        for (const store::Row& row : *segments) {
+          by_profile[row.GetString(0)].add_segments(row.GetString(1));
+        }
+        for (auto& [profile, f] : by_profile) {
+          f.set_profile(profile);
+          *response.add_figures() = std::move(f);
+        }
+        return absl::OkStatus();
+      },
+      {.deadline = deadline, .read_only = true});
+  if (!status.ok()) return status;
   return response;
 }
 

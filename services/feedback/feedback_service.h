@@ -132,6 +132,10 @@ class FeedbackService {
       const v1::ListFeatureRequestLinksRequest& request);
   absl::StatusOr<v1::ListThemeDemandResponse> ListThemeDemand(
       const v1::ListThemeDemandRequest& request);
+  // Everything held under the named profiles, in one read-only transaction bounded by
+  // `deadline`. Errors: INVALID_ARGUMENT, store errors.
+  absl::StatusOr<v1::ExportProfileDataResponse> ExportProfileData(
+      const v1::ExportProfileDataRequest& request, absl::Time deadline);
 
   // Effects of other services' events inside the consumer's dedupe transaction:
   // ProfileErased purges personal content, ProfilesMerged moves feedback to the survivor,

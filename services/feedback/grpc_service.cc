@@ -167,6 +167,8 @@ CENTRIC_FEEDBACK_UNARY_DEADLINE(LinkFeatureRequest, v1::LinkFeatureRequestReques
 CENTRIC_FEEDBACK_UNARY(ListFeatureRequestLinks, v1::ListFeatureRequestLinksRequest,
                        v1::ListFeatureRequestLinksResponse)
 CENTRIC_FEEDBACK_UNARY(ListThemeDemand, v1::ListThemeDemandRequest, v1::ListThemeDemandResponse)
+CENTRIC_FEEDBACK_UNARY_DEADLINE(ExportProfileData, v1::ExportProfileDataRequest,
+                                v1::ExportProfileDataResponse)
 
 #undef CENTRIC_FEEDBACK_UNARY
 #undef CENTRIC_FEEDBACK_UNARY_DEADLINE
@@ -181,6 +183,9 @@ grpc::ServerUnaryReactor* FeedbackGrpcService::DeleteFollowUpPolicy(
 
 grpc::ServerReadReactor<v1::SubmitResponseRequest>* FeedbackGrpcService::StreamResponses(
     grpc::CallbackServerContext* context, v1::StreamResponsesSummary* summary) {
+  if (absl::Status s = runtime::AdmissionOf(context); !s.ok()) {
+    return runtime::RefusedReader<v1::SubmitResponseRequest>(s, env_);
+  }
   return new ResponseReader(context, service_, *env_.pool, summary);
 }
 

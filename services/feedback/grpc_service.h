@@ -61,6 +61,8 @@ class FeedbackGrpcService final : public v1::Feedback::CallbackService {
                               v1::ListFeatureRequestLinksResponse)
   CENTRIC_FEEDBACK_UNARY_DECL(ListThemeDemand, v1::ListThemeDemandRequest,
                               v1::ListThemeDemandResponse)
+  CENTRIC_FEEDBACK_UNARY_DECL(ExportProfileData, v1::ExportProfileDataRequest,
+                              v1::ExportProfileDataResponse)
 #undef CENTRIC_FEEDBACK_UNARY_DECL
 
   grpc::ServerReadReactor<v1::SubmitResponseRequest>* StreamResponses(

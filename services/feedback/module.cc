@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "libs/events/idempotent_consumer.h"
 #include "libs/runtime/log.h"
+#include "libs/security/channels.h"
 #include "services/feedback/profile_source.h"
 
 namespace centric::feedback {
@@ -113,9 +114,7 @@ absl::Status FeedbackModule::Start(runtime::Server& server) {
 void FeedbackModule::Serving(const runtime::Server& server) {
   std::string target = infra_.config.profiles_target.empty() ? server.address()
                                                              : infra_.config.profiles_target;
-  grpc::ChannelArguments args;
-  args.SetLoadBalancingPolicyName("round_robin");
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto channel = security::NewChannel(infra_.config, target);
   profiles_->Connect(std::make_unique<GrpcProfileSource>(profiles::v1::Profiles::NewStub(channel)));
   sla_thread_ = std::thread([this] { CheckSlas(); });
   runtime::LogInfo("feedback_serving", {{"profiles_target", target}});

@@ -1,5 +1,7 @@
 #include "services/profiles/list_filter.h"
 
+#include <cmath>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -79,7 +81,7 @@ class Parser {
     double number;
     if (word == "true" || word == "false") {
       value.set_bool_value(word == "true");
-    } else if (!word.empty() && absl::SimpleAtod(word, &number)) {
+    } else if (!word.empty() && absl::SimpleAtod(word, &number) && std::isfinite(number)) {
       value.set_number_value(number);
     } else {
       return Expected("a value: \"string\", number, true or false");

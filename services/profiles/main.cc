@@ -4,5 +4,5 @@
 
 int main(int argc, char** argv) {
   return centric::app::Main(argc, argv, centric::app::Mode::kService,
-                            {centric::profiles::NewProfilesModule});
+                            {centric::profiles::NewStandaloneProfilesModule});
 }

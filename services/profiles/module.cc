@@ -1,11 +1,13 @@
 #include "services/profiles/module.h"
 
 #include "libs/runtime/log.h"
+#include "libs/security/channels.h"
 #include "services/profiles/profile_store.h"
 
 namespace centric::profiles {
 
-ProfilesModule::ProfilesModule(app::Infrastructure& infra) : infra_(infra) {}
+ProfilesModule::ProfilesModule(app::Infrastructure& infra, bool standalone)
+    : infra_(infra), standalone_(standalone) {}
 
 ProfilesModule::~ProfilesModule() { Stop(); }
 
@@ -22,6 +24,7 @@ absl::Status ProfilesModule::Start(runtime::Server& server) {
   deps.clock = infra_.clock.get();
   deps.ids = infra_.ids.get();
   deps.after_commit = [relay = relay_.get()] { relay->Wake(); };
+  deps.export_sources = &export_sources_;
   service_ = std::make_unique<ProfileService>(std::move(deps));
   // Feedback figures of the aggregates (last NPS and CSAT answers, open follow-ups).
   feedback_subscription_ = infra_.bus->Subscribe(
@@ -42,6 +45,33 @@ absl::Status ProfilesModule::Start(runtime::Server& server) {
   return absl::OkStatus();
 }
 
+void ProfilesModule::Serving(const runtime::Server& server) {
+  const runtime::Config& config = infra_.config;
+  auto target = [&](const std::string& configured) {
+    return configured.empty() && !standalone_ ? server.address() : configured;
+  };
+  const std::string segmentation = target(config.segmentation_target);
+  const std::string feedback = target(config.feedback_target);
+  const std::string reporting = target(config.reporting_target);
+  if (segmentation.empty() || feedback.empty() || reporting.empty()) {
+    export_sources_.Fail(absl::FailedPreconditionError(
+        "ExportProfile needs every service: set --segmentation-target, --feedback-target and "
+        "--reporting-target (CENTRIC_SEGMENTATION_TARGET, CENTRIC_FEEDBACK_TARGET, "
+        "CENTRIC_REPORTING_TARGET)"));
+    runtime::LogWarning("export_unavailable",
+                        {{"detail", "ExportProfile needs --segmentation-target, "
+                                    "--feedback-target and --reporting-target"}});
+    return;
+  }
+  export_sources_.Connect(std::make_unique<GrpcExportSources>(
+      segmentation::v1::Segmentation::NewStub(security::NewChannel(config, segmentation)),
+      feedback::v1::Feedback::NewStub(security::NewChannel(config, feedback)),
+      reporting::v1::Reporting::NewStub(security::NewChannel(config, reporting))));
+  runtime::LogInfo("profiles_serving", {{"segmentation_target", segmentation},
+                                        {"feedback_target", feedback},
+                                        {"reporting_target", reporting}});
+}
+
 void ProfilesModule::Stop() {
   feedback_subscription_.reset();
   if (!stopping_.HasBeenNotified()) stopping_.Notify();
@@ -50,7 +80,11 @@ void ProfilesModule::Stop() {
 }
 
 std::unique_ptr<app::Module> NewProfilesModule(app::Infrastructure& infra) {
-  return std::make_unique<ProfilesModule>(infra);
+  return std::make_unique<ProfilesModule>(infra, /*standalone=*/false);
+}
+
+std::unique_ptr<app::Module> NewStandaloneProfilesModule(app::Infrastructure& infra) {
+  return std::make_unique<ProfilesModule>(infra, /*standalone=*/true);
 }
 
 }  // namespace centric::profiles

@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -67,7 +69,36 @@ void CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& fie
   }
 }
 
+// JSON has no NaN or infinities: protobuf prints them as the strings "NaN" and
+// "Infinity", so such a number would come back from any JSON client as a string.
+bool AllNumbersFinite(const google::protobuf::Value& value) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kNumberValue:
+      return std::isfinite(value.number_value());
+    case google::protobuf::Value::kListValue:
+      for (const auto& v : value.list_value().values()) {
+        if (!AllNumbersFinite(v)) return false;
+      }
+      return true;
+    case google::protobuf::Value::kStructValue:
+      for (const auto& [key, v] : value.struct_value().fields()) {
+        if (!AllNumbersFinite(v)) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
 }  // namespace
+
+absl::string_view Excerpt(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of the sequence being cut.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
 
 absl::StatusOr<std::string> ParseProfileName(absl::string_view name, absl::string_view field) {
   absl::string_view id = name;
@@ -75,7 +106,7 @@ absl::StatusOr<std::string> ParseProfileName(absl::string_view name, absl::strin
       id.size() > kMaxProfileIdBytes || !AllOf(id, IsLowerIdChar)) {
     return runtime::InvalidField(
         field, absl::StrCat("must be \"profiles/{id}\" with an id of 1 to ", kMaxProfileIdBytes,
-                            " bytes of [a-z0-9-], got \"", name.substr(0, 80), "\""));
+                            " bytes of [a-z0-9-], got \"", Excerpt(name, 80), "\""));
   }
   return std::string(id);
 }
@@ -181,7 +212,7 @@ void CheckTraits(const v1::Profile& profile, absl::string_view field,
   }
   size_t total = 0;
   for (const auto& [key, value] : profile.traits()) {
-    const std::string key_field = absl::StrCat(traits_field, "[\"", key.substr(0, 64), "\"]");
+    const std::string key_field = absl::StrCat(traits_field, "[\"", Excerpt(key, 64), "\"]");
     if (key.empty() || key.size() > kMaxTraitKeyBytes || !AllOf(key, IsTraitKeyChar)) {
       Add(violations, key_field,
           absl::StrCat("key must be 1 to ", kMaxTraitKeyBytes, " bytes of [A-Za-z0-9_.-]"));
@@ -189,6 +220,10 @@ void CheckTraits(const v1::Profile& profile, absl::string_view field,
     }
     if (value.kind_case() == google::protobuf::Value::KIND_NOT_SET) {
       Add(violations, key_field, "value must be set (null, number, string, bool, list or struct)");
+      continue;
+    }
+    if (!AllNumbersFinite(value)) {
+      Add(violations, key_field, "value must hold only finite numbers (JSON has no NaN or Infinity)");
       continue;
     }
     size_t bytes = TraitJson(value).size();
@@ -331,6 +366,11 @@ void NormalizeInteraction(v1::Interaction& interaction, absl::string_view field,
   if (static_cast<size_t>(interaction.properties().fields_size()) > kMaxPropertyKeys) {
     Add(violations, Path(field, "properties"),
         absl::StrCat("must have at most ", kMaxPropertyKeys, " keys"));
+  } else if (!std::all_of(interaction.properties().fields().begin(),
+                          interaction.properties().fields().end(),
+                          [](const auto& field) { return AllNumbersFinite(field.second); })) {
+    Add(violations, Path(field, "properties"),
+        "must hold only finite numbers (JSON has no NaN or Infinity)");
   } else if (interaction.properties().fields_size() > 0) {
     std::string json;
     (void)google::protobuf::util::MessageToJsonString(interaction.properties(), &json);

@@ -15,8 +15,12 @@
 
 namespace centric::profiles {
 
-namespace v1 = ::centric::profiles::v1;
 using runtime::FieldViolation;
+
+// The first `max_bytes` of `text` or fewer, never ending inside a UTF-8 sequence: for
+// quoting input in a violation, whose strings must stay valid UTF-8 (a client cannot
+// parse a google.rpc.BadRequest otherwise, nor can runtime::FieldViolations).
+absl::string_view Excerpt(absl::string_view text, size_t max_bytes);
 
 // "profiles/{id}" → id. Errors: INVALID_ARGUMENT naming `field`.
 absl::StatusOr<std::string> ParseProfileName(absl::string_view name, absl::string_view field);

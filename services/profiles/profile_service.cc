@@ -519,7 +519,7 @@ absl::StatusOr<v1::Profile> ProfileService::UpdateProfile(const v1::UpdateProfil
       trait_keys.push_back(path.substr(7));
     } else {
       violations.push_back({absl::StrCat("update_mask.paths[", i, "]"),
-                            absl::StrCat("\"", path.substr(0, 80),
+                            absl::StrCat("\"", Excerpt(path, 80),
                                          "\" is not an updatable field; use display_name, "
                                          "identities, traits, traits.<key>, consents, "
                                          "preferred_channels, persona, account_memberships or *")});
@@ -531,7 +531,7 @@ absl::StatusOr<v1::Profile> ProfileService::UpdateProfile(const v1::UpdateProfil
       if (absl::StartsWith(v.field, absl::StrCat("profile.", field))) violations.push_back(v);
     }
     for (const std::string& key : trait_keys) {
-      if (absl::StartsWith(v.field, absl::StrCat("profile.traits[\"", key.substr(0, 64), "\"]"))) {
+      if (absl::StartsWith(v.field, absl::StrCat("profile.traits[\"", Excerpt(key, 64), "\"]"))) {
         violations.push_back(v);
       }
     }
@@ -1038,6 +1038,20 @@ absl::StatusOr<v1::ExportProfileResponse> ProfileService::ExportProfile(
       {.deadline = deadline, .read_only = true});
   if (!status.ok()) return status;
   SetOutputFields(*response.mutable_profile());
+  // The other services' parts, outside the transaction: they may take until the deadline.
+  if (deps_.export_sources == nullptr) {
+    return absl::FailedPreconditionError(
+        "ExportProfile needs the Segmentation, Feedback and Reporting services, and this "
+        "process is connected to none");
+  }
+  const v1::Profile& profile = response.profile();
+  auto parts = deps_.export_sources->Export(
+      profile.name(), {profile.merged_profiles().begin(), profile.merged_profiles().end()},
+      deadline);
+  if (!parts.ok()) return parts.status();
+  *response.mutable_segmentation() = std::move(parts->segmentation);
+  *response.mutable_feedback() = std::move(parts->feedback);
+  *response.mutable_reporting() = std::move(parts->reporting);
   return response;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "centric/events/v1/events.pb.h"
 #include "centric/profiles/v1/profiles_service.pb.h"
+#include "google/protobuf/any.pb.h"
 #include "libs/cache/cache.h"
 #include "libs/cache/read_through.h"
 #include "libs/events/bus.h"
@@ -21,6 +22,26 @@
 #include "services/profiles/profile_store.h"
 
 namespace centric::profiles {
+
+// What the other services hold about a person, for ExportProfile: their ExportProfileData
+// (export_sources.h calls them over gRPC).
+class ExportSources {
+ public:
+  // Each service's ExportProfileDataResponse, packed.
+  struct Parts {
+    google::protobuf::Any segmentation;
+    google::protobuf::Any feedback;
+    google::protobuf::Any reporting;
+  };
+  virtual ~ExportSources() = default;
+  // Every service's part about `profile` ("profiles/{id}") and the names merged into it,
+  // within `deadline`: all of them or an error. Errors: UNAVAILABLE (reason
+  // EXPORT_INCOMPLETE) naming each service that did not answer or failed,
+  // FAILED_PRECONDITION when a service's address is not configured.
+  virtual absl::StatusOr<Parts> Export(const std::string& profile,
+                                       const std::vector<std::string>& merged_profiles,
+                                       absl::Time deadline) = 0;
+};
 
 class ProfileService {
  public:
@@ -31,6 +52,9 @@ class ProfileService {
     runtime::IdGenerator* ids = nullptr;
     // Called after every commit that wrote an outbox event (wakes the relay).
     std::function<void()> after_commit;
+    // The other services' parts of ExportProfile; without it ExportProfile fails
+    // FAILED_PRECONDITION.
+    ExportSources* export_sources = nullptr;
   };
 
   explicit ProfileService(Deps deps);

@@ -30,8 +30,6 @@
 
 namespace centric::profiles {
 
-namespace v1 = ::centric::profiles::v1;
-
 std::vector<store::Migration> ProfilesMigrations();
 
 struct StoredProfile {

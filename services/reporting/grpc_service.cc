@@ -30,6 +30,8 @@ CENTRIC_REPORTING_UNARY(StopExperiment, v1::StopExperimentRequest, v1::Experimen
 CENTRIC_REPORTING_UNARY(AssignVariant, v1::AssignVariantRequest, v1::Assignment, experiments_)
 CENTRIC_REPORTING_UNARY(GetExperimentResults, v1::GetExperimentResultsRequest,
                         v1::ExperimentResults, experiments_)
+CENTRIC_REPORTING_UNARY(ExportProfileData, v1::ExportProfileDataRequest,
+                        v1::ExportProfileDataResponse, profile_export_)
 
 #undef CENTRIC_REPORTING_UNARY
 

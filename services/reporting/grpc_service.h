@@ -1,5 +1,5 @@
 // centric.reporting.v1.Reporting over gRPC's callback API: every handler runs a method of
-// Kpis, Experiments or ClvReports (or a rebuild) on the worker pool.
+// Kpis, Experiments, ClvReports or ProfileExport (or a rebuild) on the worker pool.
 #ifndef CENTRIC_SERVICES_REPORTING_GRPC_SERVICE_H_
 #define CENTRIC_SERVICES_REPORTING_GRPC_SERVICE_H_
 
@@ -10,6 +10,7 @@
 #include "services/reporting/clv/clv_reports.h"
 #include "services/reporting/experiments/experiments.h"
 #include "services/reporting/kpis.h"
+#include "services/reporting/profile_export.h"
 
 namespace centric::reporting {
 
@@ -19,11 +20,12 @@ inline constexpr char kReportingErrorDomain[] = "reporting.centric.dev";
 class ReportingGrpcService final : public v1::Reporting::CallbackService {
  public:
   using Rebuild = std::function<absl::StatusOr<v1::RebuildRollupsResponse>(absl::Time deadline)>;
-  ReportingGrpcService(Kpis& kpis, Experiments& experiments, ClvReports& clv, Rebuild rebuild,
-                       runtime::WorkerPool& pool)
+  ReportingGrpcService(Kpis& kpis, Experiments& experiments, ClvReports& clv,
+                       ProfileExport& profile_export, Rebuild rebuild, runtime::WorkerPool& pool)
       : kpis_(kpis),
         experiments_(experiments),
         clv_(clv),
+        profile_export_(profile_export),
         rebuild_(std::move(rebuild)),
         env_{&pool, kReportingErrorDomain} {}
 
@@ -50,12 +52,15 @@ class ReportingGrpcService final : public v1::Reporting::CallbackService {
   CENTRIC_REPORTING_UNARY_DECL(AssignVariant, v1::AssignVariantRequest, v1::Assignment)
   CENTRIC_REPORTING_UNARY_DECL(GetExperimentResults, v1::GetExperimentResultsRequest,
                                v1::ExperimentResults)
+  CENTRIC_REPORTING_UNARY_DECL(ExportProfileData, v1::ExportProfileDataRequest,
+                               v1::ExportProfileDataResponse)
 #undef CENTRIC_REPORTING_UNARY_DECL
 
  private:
   Kpis& kpis_;
   Experiments& experiments_;
   ClvReports& clv_;
+  ProfileExport& profile_export_;
   Rebuild rebuild_;
   runtime::HandlerEnv env_;
 };

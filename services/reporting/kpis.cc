@@ -347,14 +347,27 @@ absl::StatusOr<Lines> EvaluateCustomers(store::Tx& tx, v1::Kpi kpi, v1::Dimensio
   return lines;
 }
 
+// The days a google.protobuf.Timestamp can start (0001-01-01 to 9999-12-31): a period
+// bound outside them has no timestamp to be reported as.
+constexpr int64_t kFirstDay = -719162;
+constexpr int64_t kLastDay = 2932896;
+
+void CheckTime(const google::protobuf::Timestamp& t, const std::string& field,
+               std::vector<runtime::FieldViolation>& violations) {
+  if (!t.seconds() && !t.nanos()) {
+    violations.push_back({field, "is required"});
+  } else if (t.seconds() < kFirstDay * 86400 || t.seconds() >= (kLastDay + 1) * 86400 ||
+             t.nanos() < 0 || t.nanos() > 999999999) {
+    violations.push_back({field, "must be a valid timestamp between 0001-01-01 and 9999-12-31"});
+  }
+}
+
 absl::StatusOr<Periods> MakePeriods(const google::protobuf::Timestamp& start,
                                     const google::protobuf::Timestamp& end,
                                     v1::Granularity granularity, const std::string& prefix) {
   std::vector<runtime::FieldViolation> violations;
-  if (!start.seconds() && !start.nanos()) {
-    violations.push_back({prefix + "start_time", "is required"});
-  }
-  if (!end.seconds() && !end.nanos()) violations.push_back({prefix + "end_time", "is required"});
+  CheckTime(start, prefix + "start_time", violations);
+  CheckTime(end, prefix + "end_time", violations);
   if (!violations.empty()) return runtime::InvalidArgument(std::move(violations));
   absl::Time from = FromTimestamp(start), to = FromTimestamp(end);
   if (to <= from) {
@@ -392,6 +405,10 @@ absl::StatusOr<Periods> MakePeriods(const google::protobuf::Timestamp& start,
     default:
       return runtime::InvalidField(prefix + "granularity",
                                    absl::StrCat("unknown value ", static_cast<int>(granularity)));
+  }
+  if (periods.bounds.back() > kLastDay) {
+    return runtime::InvalidField(
+        prefix + "end_time", "the last period of the granularity would end after 9999-12-31");
   }
   return periods;
 }
@@ -555,6 +572,11 @@ absl::StatusOr<v1::Scorecard> Kpis::GetScorecard(const v1::GetScorecardRequest& 
   if (!range.ok()) return range.status();
   // The previous period has the same number of days and ends where this one starts.
   const int64_t start = range->bounds.front(), end = range->bounds.back();
+  if (start - (end - start) < kFirstDay) {
+    return runtime::InvalidField("start_time",
+                                 "the previous period of the same length would start before "
+                                 "0001-01-01");
+  }
   Periods periods;
   periods.bounds = {start - (end - start), start, end};
   v1::Scorecard card;

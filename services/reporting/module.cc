@@ -6,22 +6,19 @@
 #include "libs/events/idempotent_consumer.h"
 #include "libs/runtime/log.h"
 #include "libs/runtime/resource.h"
+#include "libs/security/channels.h"
 #include "services/reporting/rollups.h"
 #include "services/reporting/schema.h"
 
 namespace centric::reporting {
 namespace {
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetLoadBalancingPolicyName("round_robin");
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-}
-
 // How far back the dashboard looks.
 constexpr int kDashboardMonths = 12;
 constexpr int kScorecardDays = 30;
 constexpr int kDashboardExperiments = 10;
+// How long an event waits for Profiles before it is delivered again.
+constexpr absl::Duration kEventCallTimeout = absl::Seconds(5);
 
 }  // namespace
 
@@ -49,6 +46,9 @@ absl::Status ReportingModule::Start(runtime::Server& server) {
                                   const std::string& profile) {
     return IsMember(tx, profile, segment);
   };
+  experiment_deps.consents = [this](const std::string& profile, absl::Time deadline) {
+    return consents_.Get(profile, deadline);
+  };
   experiments_ = std::make_unique<Experiments>(std::move(experiment_deps));
   ClvReports::Deps clv_deps;
   clv_deps.db = &db;
@@ -56,19 +56,25 @@ absl::Status ReportingModule::Start(runtime::Server& server) {
   clv_deps.ids = infra_.ids.get();
   clv_ = std::make_unique<ClvReports>(std::move(clv_deps));
 
-  auto handler = events::IdempotentHandler(
-      db, "reporting",
-      [experiments = experiments_.get()](store::Tx& tx, const events::Event& event) {
-        if (absl::Status s = ApplyEvent(tx, event); !s.ok()) return s;
-        return experiments->ApplyEvent(tx, event);
-      });
+  // What the experiments need from Profiles (consents) is read before the event's
+  // transaction, which then applies it with the event.
+  auto handler = [db = &db, experiments = experiments_.get()](const events::Event& event) {
+    auto inputs = experiments->PrepareEvent(event, absl::Now() + kEventCallTimeout);
+    if (!inputs.ok()) return inputs.status();
+    return events::IdempotentHandler(
+        *db, "reporting", [&](store::Tx& tx, const events::Event& e) {
+          if (absl::Status s = ApplyEvent(tx, e); !s.ok()) return s;
+          return experiments->ApplyEvent(tx, e, *inputs);
+        })(event);
+  };
   for (const char* topic : {"profiles", "segmentation", "feedback"}) {
     subscriptions_.push_back(infra_.bus->Subscribe(
         {.topic = topic, .group = "reporting", .consumer = app::ConsumerName()}, handler));
   }
+  profile_export_ = std::make_unique<ProfileExport>(db, *experiments_, *clv_);
   grpc_ = std::make_unique<ReportingGrpcService>(
-      *kpis_, *experiments_, *clv_, [this](absl::Time deadline) { return Rebuild(deadline); },
-      *infra_.pool);
+      *kpis_, *experiments_, *clv_, *profile_export_,
+      [this](absl::Time deadline) { return Rebuild(deadline); }, *infra_.pool);
   server.AddService(grpc_.get(), kReportingServiceName);
   return absl::OkStatus();
 }
@@ -81,11 +87,17 @@ void ReportingModule::Serving(const runtime::Server& server) {
   const std::string profiles = target(config.profiles_target);
   const std::string segmentation = target(config.segmentation_target);
   const std::string feedback = target(config.feedback_target);
+  if (profiles.empty()) {
+    consents_.Connect(nullptr);
+  } else {
+    consents_.Connect(profiles::v1::Profiles::NewStub(security::NewChannel(config, profiles)));
+  }
   if (!profiles.empty() && !segmentation.empty() && !feedback.empty()) {
     absl::MutexLock lock(&source_mu_);
-    source_ = NewGrpcRollupSource(profiles::v1::Profiles::NewStub(Channel(profiles)),
-                                  segmentation::v1::Segmentation::NewStub(Channel(segmentation)),
-                                  feedback::v1::Feedback::NewStub(Channel(feedback)));
+    source_ = NewGrpcRollupSource(
+        profiles::v1::Profiles::NewStub(security::NewChannel(config, profiles)),
+        segmentation::v1::Segmentation::NewStub(security::NewChannel(config, segmentation)),
+        feedback::v1::Feedback::NewStub(security::NewChannel(config, feedback)));
   }
   if (!config.dashboard_listen.empty()) {
     dashboard::DashboardSource source;

@@ -12,6 +12,7 @@
 #include "services/reporting/experiments/experiments.h"
 #include "services/reporting/grpc_service.h"
 #include "services/reporting/kpis.h"
+#include "services/reporting/profile_consents.h"
 #include "services/reporting/rebuild.h"
 
 namespace centric::reporting {
@@ -38,7 +39,10 @@ class ReportingModule : public app::Module {
   bool standalone_;
   std::unique_ptr<Kpis> kpis_;
   std::unique_ptr<Experiments> experiments_;
+  // Consents for experiments with a purpose, read from Profiles at the time of use.
+  ProfileConsents consents_;
   std::unique_ptr<ClvReports> clv_;
+  std::unique_ptr<ProfileExport> profile_export_;
   std::unique_ptr<ReportingGrpcService> grpc_;
   std::unique_ptr<dashboard::DashboardServer> dashboard_;
   std::vector<std::unique_ptr<events::Subscription>> subscriptions_;

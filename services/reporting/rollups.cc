@@ -389,6 +389,55 @@ absl::Status ApplyEvent(store::Tx& tx, const events::v1::Event& event) {
   return absl::OkStatus();
 }
 
+absl::Status CustomerRowsOf(store::Tx& tx, const std::string& profile, v1::CustomerRecord& out) {
+  const store::Params params = {profile};
+  auto day = [](int64_t day_number) { return runtime::ToTimestamp(DayStart(day_number)); };
+  auto groups =
+      tx.Query("SELECT grp FROM reporting_memberships WHERE profile = $1 ORDER BY grp", params);
+  if (!groups.ok()) return groups.status();
+  for (const store::Row& row : *groups) out.add_groups(row.GetString(0));
+  auto purchases = tx.Query(
+      "SELECT day, type, channel, amount, purchases FROM reporting_purchases WHERE profile = $1 "
+      "ORDER BY day, type, channel",
+      params);
+  if (!purchases.ok()) return purchases.status();
+  for (const store::Row& row : *purchases) {
+    v1::PurchaseDay* p = out.add_purchases();
+    *p->mutable_day() = day(row.GetInt(0));
+    p->set_type(row.GetString(1));
+    p->set_channel(row.GetString(2));
+    p->set_amount(row.GetDouble(3));
+    p->set_count(row.GetInt(4));
+  }
+  auto months = tx.Query(
+      "SELECT month FROM reporting_purchase_months WHERE profile = $1 ORDER BY month", params);
+  if (!months.ok()) return months.status();
+  for (const store::Row& row : *months) *out.add_purchase_months() = day(row.GetInt(0));
+  auto activity = tx.Query(
+      "SELECT day, channel FROM reporting_activity WHERE profile = $1 ORDER BY day, channel",
+      params);
+  if (!activity.ok()) return activity.status();
+  for (const store::Row& row : *activity) {
+    v1::ActivityDay* a = out.add_activity();
+    *a->mutable_day() = day(row.GetInt(0));
+    a->set_channel(row.GetString(1));
+  }
+  auto follow_ups = tx.Query(
+      "SELECT follow_up, open_micros, contacted, resolved, closed FROM reporting_follow_ups "
+      "WHERE profile = $1 ORDER BY open_micros, follow_up",
+      params);
+  if (!follow_ups.ok()) return follow_ups.status();
+  for (const store::Row& row : *follow_ups) {
+    v1::FollowUpRecord* f = out.add_follow_ups();
+    f->set_follow_up(row.GetString(0));
+    *f->mutable_open_time() = runtime::ToTimestamp(absl::FromUnixMicros(row.GetInt(1)));
+    f->set_contacted(row.GetInt(2) != 0);
+    f->set_resolved(row.GetInt(3) != 0);
+    f->set_closed(row.GetInt(4) != 0);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ClearRollups(store::Tx& tx) {
   for (const char* table : {"reporting_rollups", "reporting_memberships", "reporting_follow_ups",
                             "reporting_purchases", "reporting_activity",

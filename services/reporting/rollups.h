@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "centric/events/v1/events.pb.h"
+#include "centric/reporting/v1/reporting_service.pb.h"
 #include "libs/store/store.h"
 
 namespace centric::reporting {
@@ -67,6 +68,11 @@ absl::Status ApplyEvent(store::Tx& tx, const events::v1::Event& event);
 
 // Empties every table ApplyEvent writes (for a rebuild).
 absl::Status ClearRollups(store::Tx& tx);
+
+// The rows of the customer tables held under `profile` ("profiles/{id}"): groups,
+// purchases, purchase months, activity and follow-ups, read in `tx` into `out` (for
+// ExportProfileData; the rollup counters hold no profile). Errors: store errors.
+absl::Status CustomerRowsOf(store::Tx& tx, const std::string& profile, v1::CustomerRecord& out);
 
 }  // namespace centric::reporting
 

@@ -224,7 +224,11 @@ EngineChanges Engine::RemoveProfile(const std::string& profile_name) {
   absl::MutexLock lock(&mu_);
   EngineChanges out;
   std::optional<Row> found = table_.Find(id);
-  if (!found.has_value() || !table_.live(*found)) return out;
+  if (!found.has_value()) {
+    table_.Remove(id);  // reserves the id: the start-up load may still hold a copy
+    return out;
+  }
+  if (!table_.live(*found)) return out;
   Row row = *found;
   for (auto& [name, state] : segments_) {
     if (state.members.contains(row)) {

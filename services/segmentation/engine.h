@@ -90,7 +90,8 @@ class Engine {
   // A profile was created or changed (its current state, with version).
   EngineChanges ApplyProfile(const profiles::v1::Profile& profile);
   // A profile was erased, deleted or merged away: it leaves every segment and its values
-  // are dropped from memory.
+  // are dropped from memory. The name stays reserved (also when it was not held yet), so
+  // a copy read earlier, e.g. by the start-up load, is never applied afterwards.
   EngineChanges RemoveProfile(const std::string& profile_name);
   // Re-evaluates what time changes: RFM boundaries and rules that read `now`.
   EngineChanges Refresh();

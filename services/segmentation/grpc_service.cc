@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "absl/synchronization/mutex.h"
+#include "libs/runtime/admission.h"
 #include "libs/runtime/grpc_status.h"
 
 namespace centric::segmentation {
@@ -141,6 +142,8 @@ CENTRIC_SEGMENTATION_UNARY(PreviewSegment, v1::PreviewSegmentRequest, v1::Previe
 CENTRIC_SEGMENTATION_UNARY(CheckMembership, v1::CheckMembershipRequest, v1::CheckMembershipResponse)
 CENTRIC_SEGMENTATION_UNARY(GetSegmentOverlap, v1::GetSegmentOverlapRequest,
                            v1::GetSegmentOverlapResponse)
+CENTRIC_SEGMENTATION_UNARY(ExportProfileData, v1::ExportProfileDataRequest,
+                           v1::ExportProfileDataResponse)
 CENTRIC_SEGMENTATION_UNARY(CreatePersona, v1::CreatePersonaRequest, v1::Persona)
 CENTRIC_SEGMENTATION_UNARY(GetPersona, v1::GetPersonaRequest, v1::Persona)
 CENTRIC_SEGMENTATION_UNARY(ListPersonas, v1::ListPersonasRequest, v1::ListPersonasResponse)
@@ -163,13 +166,19 @@ grpc::ServerUnaryReactor* SegmentationGrpcService::DeletePersona(
 }
 
 grpc::ServerWriteReactor<v1::ListSegmentMembersResponse>*
-SegmentationGrpcService::ListSegmentMembers(grpc::CallbackServerContext*,
+SegmentationGrpcService::ListSegmentMembers(grpc::CallbackServerContext* context,
                                             const v1::ListSegmentMembersRequest* request) {
+  if (absl::Status s = runtime::AdmissionOf(context); !s.ok()) {
+    return runtime::RefusedWriter<v1::ListSegmentMembersResponse>(s, env_);
+  }
   return new MembersWriter(service_, *request, *env_.pool);
 }
 
 grpc::ServerWriteReactor<v1::MembershipChange>* SegmentationGrpcService::WatchMembership(
-    grpc::CallbackServerContext*, const v1::WatchMembershipRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchMembershipRequest* request) {
+  if (absl::Status s = runtime::AdmissionOf(context); !s.ok()) {
+    return runtime::RefusedWriter<v1::MembershipChange>(s, env_);
+  }
   return new ChangeWriter(service_, *request, *env_.pool);
 }
 

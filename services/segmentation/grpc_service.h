@@ -35,6 +35,8 @@ class SegmentationGrpcService final : public v1::Segmentation::CallbackService {
                                   v1::CheckMembershipResponse)
   CENTRIC_SEGMENTATION_UNARY_DECL(GetSegmentOverlap, v1::GetSegmentOverlapRequest,
                                   v1::GetSegmentOverlapResponse)
+  CENTRIC_SEGMENTATION_UNARY_DECL(ExportProfileData, v1::ExportProfileDataRequest,
+                                  v1::ExportProfileDataResponse)
   CENTRIC_SEGMENTATION_UNARY_DECL(CreatePersona, v1::CreatePersonaRequest, v1::Persona)
   CENTRIC_SEGMENTATION_UNARY_DECL(GetPersona, v1::GetPersonaRequest, v1::Persona)
   CENTRIC_SEGMENTATION_UNARY_DECL(ListPersonas, v1::ListPersonasRequest, v1::ListPersonasResponse)

@@ -4,6 +4,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "libs/runtime/log.h"
+#include "libs/security/channels.h"
 
 namespace centric::segmentation {
 
@@ -60,9 +61,7 @@ absl::Status SegmentationModule::Start(runtime::Server& server) {
 void SegmentationModule::Serving(const runtime::Server& server) {
   std::string target = infra_.config.profiles_target.empty() ? server.address()
                                                              : infra_.config.profiles_target;
-  grpc::ChannelArguments args;
-  args.SetLoadBalancingPolicyName("round_robin");
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto channel = security::NewChannel(infra_.config, target);
   ProfileSyncOptions options;
   options.refresh_interval = infra_.config.refresh_interval;
   sync_ = std::make_unique<ProfileSync>(*engine_, *service_, profiles::v1::Profiles::NewStub(channel),

@@ -355,6 +355,30 @@ absl::StatusOr<v1::CheckMembershipResponse> SegmentationService::CheckMembership
   return response;
 }
 
+absl::StatusOr<v1::ExportProfileDataResponse> SegmentationService::ExportProfileData(
+    const v1::ExportProfileDataRequest& request) {
+  auto names = runtime::ExportProfileNames(request.profile(), request.merged_profiles());
+  if (!names.ok()) return names.status();
+  if (!deps_.engine->ready()) {
+    return runtime::Error(absl::StatusCode::kUnavailable, "ENGINE_LOADING",
+                          "segmentation is still loading profiles; an export now could miss "
+                          "memberships, retry shortly");
+  }
+  v1::ExportProfileDataResponse response;
+  for (const std::string& name : *names) {
+    std::optional<Membership> m = deps_.engine->Check(name);
+    if (!m.has_value()) continue;
+    v1::ProfileMembership& out = *response.add_memberships();
+    out.set_profile(name);
+    for (auto& s : m->segments) out.add_segments(std::move(s));
+    out.set_primary_persona(m->persona);
+    out.mutable_rfm()->set_r(m->rfm.r);
+    out.mutable_rfm()->set_f(m->rfm.f);
+    out.mutable_rfm()->set_m(m->rfm.m);
+  }
+  return response;
+}
+
 absl::StatusOr<v1::GetSegmentOverlapResponse> SegmentationService::GetSegmentOverlap(
     const v1::GetSegmentOverlapRequest& request) {
   int n = request.segments_size();

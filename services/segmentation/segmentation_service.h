@@ -76,6 +76,10 @@ class SegmentationService {
       const v1::CheckMembershipRequest& request);
   absl::StatusOr<v1::GetSegmentOverlapResponse> GetSegmentOverlap(
       const v1::GetSegmentOverlapRequest& request);
+  // Memberships of the named profiles the engine holds. Errors: INVALID_ARGUMENT,
+  // UNAVAILABLE while the engine is still loading profiles.
+  absl::StatusOr<v1::ExportProfileDataResponse> ExportProfileData(
+      const v1::ExportProfileDataRequest& request);
 
   absl::StatusOr<v1::Persona> CreatePersona(const v1::CreatePersonaRequest& request);
   absl::StatusOr<v1::Persona> GetPersona(const v1::GetPersonaRequest& request);

@@ -404,8 +404,14 @@ void Table::ClearRow(Row row) {
 
 std::optional<Row> Table::Remove(absl::string_view profile_id) {
   std::optional<Row> row = Find(profile_id);
-  if (!row.has_value() || !live(*row)) return row;
-  ClearRow(*row);
+  if (row.has_value() && !live(*row)) return row;
+  if (row.has_value()) {
+    ClearRow(*row);
+  } else {
+    // Reserved as removed: a copy read before the removal (the start-up load racing an
+    // erasure) must never be stored afterwards.
+    row = AddRow(profile_id);
+  }
   live_[*row >> 6] &= ~(uint64_t{1} << (*row & 63));
   --live_count_;
   return row;

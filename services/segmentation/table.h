@@ -152,7 +152,9 @@ class Table {
   // Ignored (nullopt) when the table already holds this version or a newer one.
   std::optional<Change> Upsert(const profiles::v1::Profile& profile);
   // Clears every value of the profile's row and marks it not live (erased, merged or
-  // deleted); the id stays reserved until restart. Returns the row, if any.
+  // deleted); the id stays reserved until restart, also when the table never held it,
+  // so no later Upsert of an older copy (e.g. the start-up load) can bring it back.
+  // Returns the row.
   std::optional<Row> Remove(absl::string_view profile_id);
 
   // Fixed-column cells.

@@ -310,7 +310,8 @@ TEST(BinariesTest, CentricFeedbackFollowsCentricProfilesThroughRedisStreams) {
 TEST(BinariesTest, CentricSegmentationNeedsTheProfilesTarget) {
   testing::TempDir dir;
   auto process = testing::Process::Start(
-      {absl::StrCat(CENTRIC_BIN_DIR, "/centric-segmentation"), "--listen=127.0.0.1:0", "--no-cache"},
+      {absl::StrCat(CENTRIC_BIN_DIR, "/centric-segmentation"), "--listen=127.0.0.1:0", "--no-cache",
+       "--insecure"},
       dir.path() + "/out.log", {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/s.db")});
   ASSERT_TRUE(process.ok());
   absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -325,7 +326,7 @@ TEST(BinariesTest, CentricSegmentationNeedsTheProfilesTarget) {
 TEST(BinariesTest, CentricProfilesRefusesToStartWithoutRedisUnlessNoCache) {
   testing::TempDir dir;
   auto process = testing::Process::Start(
-      {absl::StrCat(CENTRIC_BIN_DIR, "/centric-profiles"), "--listen=127.0.0.1:0"},
+      {absl::StrCat(CENTRIC_BIN_DIR, "/centric-profiles"), "--listen=127.0.0.1:0", "--insecure"},
       dir.path() + "/out.log", {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/x.db")});
   ASSERT_TRUE(process.ok());
   absl::Time deadline = absl::Now() + absl::Seconds(10);

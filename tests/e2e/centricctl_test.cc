@@ -17,6 +17,7 @@
 #include "centric/feedback/v1/feedback_service.grpc.pb.h"
 #include "centric/profiles/v1/profiles_service.pb.h"
 #include "centric/reporting/v1/reporting_service.pb.h"
+#include "centric/segmentation/v1/segmentation_service.pb.h"
 #include "gtest/gtest.h"
 #include "libs/testing/servers.h"
 #include "tests/e2e/fixtures.h"
@@ -135,6 +136,13 @@ TEST_F(CentricctlTest, DrivesEveryService) {
   profiles::v1::ExportProfileResponse exported;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &exported).ok()) << Show(r);
   EXPECT_EQ(exported.profile().traits().at("country").string_value(), "DE");
+  // The whole document: every service's part is printed with its type.
+  segmentation::v1::ExportProfileDataResponse segmentation_part;
+  feedback::v1::ExportProfileDataResponse feedback_part;
+  reporting::v1::ExportProfileDataResponse reporting_part;
+  EXPECT_TRUE(exported.segmentation().UnpackTo(&segmentation_part)) << Show(r);
+  EXPECT_TRUE(exported.feedback().UnpackTo(&feedback_part)) << Show(r);
+  EXPECT_TRUE(exported.reporting().UnpackTo(&reporting_part)) << Show(r);
 
   // Segmentation.
   r = Ctl({"segments", "create", "--id=germany", "--rule=profile.traits.country == \"DE\"",

@@ -40,14 +40,18 @@ inline std::string FromLog(const std::string& log_path, const std::string& event
   return "";
 }
 
-// Starts bin/<binary> with --listen=127.0.0.1:0 and waits (up to 20 s) for its
-// "listening" line; `address` stays empty when none came.
+// Starts bin/<binary> with --listen=127.0.0.1:0 (and --insecure unless `extra_args`
+// configure TLS with --tls-cert) and waits (up to 20 s) for its "listening" line;
+// `address` stays empty when none came.
 inline Running Start(const std::string& binary, const std::vector<std::string>& extra_args,
                      const std::vector<std::string>& env, const std::string& dir) {
   Running running;
   running.log = absl::StrCat(dir, "/", binary, ".log");
   std::vector<std::string> argv = {absl::StrCat(CENTRIC_BIN_DIR, "/", binary),
                                    "--listen=127.0.0.1:0", "--drain-timeout=2s"};
+  bool tls = false;
+  for (const std::string& arg : extra_args) tls = tls || arg.rfind("--tls-cert=", 0) == 0;
+  if (!tls) argv.push_back("--insecure");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto process = testing::Process::Start(argv, running.log, env);
   EXPECT_TRUE(process.ok());

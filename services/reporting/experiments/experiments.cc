@@ -21,6 +21,7 @@ namespace centric::reporting {
 namespace {
 
 namespace ev = ::centric::events::v1;
+namespace pv1 = ::centric::profiles::v1;
 using runtime::CheckBytes;
 using runtime::FieldViolation;
 using runtime::FromTimestamp;
@@ -42,7 +43,8 @@ const std::vector<std::string>& UpdatablePaths() {
                                                           "minimum_detectable_effect",
                                                           "baseline_rate",
                                                           "alpha",
-                                                          "power"};
+                                                          "power",
+                                                          "purpose"};
   return *paths;
 }
 
@@ -139,6 +141,9 @@ std::vector<FieldViolation> Validate(const v1::Experiment& e) {
                                 e.target_segment(), "\"")});
     }
   }
+  if (!pv1::ConsentPurpose_IsValid(e.purpose())) {
+    v.push_back({"experiment.purpose", "is not a ConsentPurpose"});
+  }
   if (!e.has_primary_metric()) {
     v.push_back({"experiment.primary_metric", "is required"});
   } else {
@@ -197,6 +202,25 @@ std::vector<int64_t> WeightsOf(const v1::Experiment& e) {
   for (const v1::Variant& variant : e.variants()) weights.push_back(variant.weight());
   return weights;
 }
+
+// Whether `consents` hold GRANTED for `purpose`.
+bool Granted(const std::vector<pv1::Consent>& consents, int64_t purpose) {
+  return std::any_of(consents.begin(), consents.end(), [&](const pv1::Consent& c) {
+    return c.purpose() == purpose && c.status() == pv1::CONSENT_STATUS_GRANTED;
+  });
+}
+
+// Whether a ProfileChanged may have changed the profile's consents.
+bool ChangesConsents(const ev::ProfileChanged& changed) {
+  if (changed.created()) return false;  // nobody is exposed before the profile exists
+  return std::any_of(changed.changed_paths().begin(), changed.changed_paths().end(),
+                     [](const std::string& path) { return path == "consents" || path == "*"; });
+}
+
+// Exposures of `profile` to an experiment with a purpose whose withdrawal is not known.
+constexpr char kOpenConsentSql[] =
+    "SELECT DISTINCT purpose FROM reporting_experiment_exposures "
+    "WHERE profile = $1 AND purpose <> 0 AND consent_end_time IS NULL";
 
 absl::Status NotFound(const std::string& id) {
   return runtime::Error(absl::StatusCode::kNotFound, "EXPERIMENT_NOT_FOUND",
@@ -338,6 +362,9 @@ CREATE TABLE reporting_experiment_aliases (
 );
 CREATE INDEX reporting_experiment_aliases_by_survivor
   ON reporting_experiment_aliases (survivor))sql"},
+      {2, "consent purpose and withdrawal time of exposures", R"sql(
+ALTER TABLE reporting_experiment_exposures ADD COLUMN purpose BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE reporting_experiment_exposures ADD COLUMN consent_end_time BIGINT)sql"},
   };
 }
 
@@ -562,65 +589,103 @@ absl::StatusOr<v1::Assignment> Experiments::AssignVariant(const v1::AssignVarian
   v1::Assignment assignment;
   assignment.set_experiment(request.experiment());
   assignment.set_profile(request.profile());
-  absl::Status status = deps_.db->Transact(
-      [&](store::Tx& tx) -> absl::Status {
-        auto current = ReadExperiment(tx, *id, /*for_update=*/false);
-        if (!current.ok()) return current.status();
-        const v1::Experiment& e = current->experiment;
-        if (e.state() != v1::EXPERIMENT_STATE_RUNNING) {
-          return runtime::Error(absl::StatusCode::kFailedPrecondition, "EXPERIMENT_NOT_RUNNING",
-                                absl::StrCat(e.name(), " is ", StateName(e.state()),
-                                             "; variants are assigned only while it runs"));
-        }
-        // A merged name is the survivor's person: its variant and exposure.
-        std::string profile = request.profile();
-        std::string hashed_id = *profile_id;
-        auto alias = tx.Query(
-            "SELECT survivor FROM reporting_experiment_aliases WHERE profile = $1", {profile});
-        if (!alias.ok()) return alias.status();
-        if (!alias->empty()) {
-          profile = (*alias)[0].GetString(0);
-          hashed_id = profile.substr(profile.find('/') + 1);
-        }
-        const char* kExposureSql =
-            "SELECT variant, exposure_time FROM reporting_experiment_exposures "
-            "WHERE experiment = $1 AND profile = $2";
-        auto exposure = tx.Query(kExposureSql, {*id, profile});
-        if (!exposure.ok()) return exposure.status();
-        if (exposure->empty()) {
-          if (!e.target_segment().empty()) {
-            auto member = deps_.in_segment(tx, e.target_segment(), profile);
-            if (!member.ok()) return member.status();
-            if (!*member) {
+  // The consent of an experiment with a purpose is asked between two transactions, so
+  // that no transaction waits on the Profiles service: the first finds the purpose, the
+  // second assigns knowing the answer. The purpose cannot change in between (only a
+  // DRAFT changes, only a RUNNING experiment assigns), so the second never asks again.
+  std::optional<bool> granted;
+  while (true) {
+    pv1::ConsentPurpose ask = pv1::CONSENT_PURPOSE_UNSPECIFIED;
+    absl::Status status = deps_.db->Transact(
+        [&](store::Tx& tx) -> absl::Status {
+          auto current = ReadExperiment(tx, *id, /*for_update=*/false);
+          if (!current.ok()) return current.status();
+          const v1::Experiment& e = current->experiment;
+          if (e.state() != v1::EXPERIMENT_STATE_RUNNING) {
+            return runtime::Error(absl::StatusCode::kFailedPrecondition, "EXPERIMENT_NOT_RUNNING",
+                                  absl::StrCat(e.name(), " is ", StateName(e.state()),
+                                               "; variants are assigned only while it runs"));
+          }
+          if (e.purpose() != pv1::CONSENT_PURPOSE_UNSPECIFIED) {
+            if (!granted.has_value()) {
+              ask = e.purpose();
+              return absl::OkStatus();
+            }
+            // Without consent now, nothing is served, whatever was served before.
+            if (!*granted) {
               assignment.set_eligible(false);
               return absl::OkStatus();
             }
           }
-          std::vector<int64_t> weights = WeightsOf(e);
-          auto index = stats::AssignVariant(e.salt(), hashed_id, weights);
-          if (!index.ok()) return index.status();
-          // A concurrent first call may have inserted meanwhile: its row wins, and both
-          // calls answer with it.
-          auto inserted = tx.Exec(
-              "INSERT INTO reporting_experiment_exposures (experiment, profile, variant, "
-              "exposure_time) VALUES ($1, $2, $3, $4) ON CONFLICT (experiment, profile) DO NOTHING",
-              {*id, profile, e.variants(*index).id(), Micros(deps_.clock->Now())});
-          if (!inserted.ok()) return inserted.status();
-          exposure = tx.Query(kExposureSql, {*id, profile});
+          // A merged name is the survivor's person: its variant and exposure.
+          std::string profile = request.profile();
+          std::string hashed_id = *profile_id;
+          auto alias = tx.Query(
+              "SELECT survivor FROM reporting_experiment_aliases WHERE profile = $1", {profile});
+          if (!alias.ok()) return alias.status();
+          if (!alias->empty()) {
+            profile = (*alias)[0].GetString(0);
+            hashed_id = profile.substr(profile.find('/') + 1);
+          }
+          const char* kExposureSql =
+              "SELECT variant, exposure_time FROM reporting_experiment_exposures "
+              "WHERE experiment = $1 AND profile = $2";
+          auto exposure = tx.Query(kExposureSql, {*id, profile});
           if (!exposure.ok()) return exposure.status();
           if (exposure->empty()) {
-            return absl::InternalError("the exposure just recorded cannot be read back");
+            if (!e.target_segment().empty()) {
+              auto member = deps_.in_segment(tx, e.target_segment(), profile);
+              if (!member.ok()) return member.status();
+              if (!*member) {
+                assignment.set_eligible(false);
+                return absl::OkStatus();
+              }
+            }
+            std::vector<int64_t> weights = WeightsOf(e);
+            auto index = stats::AssignVariant(e.salt(), hashed_id, weights);
+            if (!index.ok()) return index.status();
+            // A concurrent first call may have inserted meanwhile: its row wins, and both
+            // calls answer with it.
+            auto inserted = tx.Exec(
+                "INSERT INTO reporting_experiment_exposures (experiment, profile, variant, "
+                "exposure_time, purpose) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (experiment, profile) DO NOTHING",
+                {*id, profile, e.variants(*index).id(), Micros(deps_.clock->Now()),
+                 static_cast<int64_t>(e.purpose())});
+            if (!inserted.ok()) return inserted.status();
+            exposure = tx.Query(kExposureSql, {*id, profile});
+            if (!exposure.ok()) return exposure.status();
+            if (exposure->empty()) {
+              return absl::InternalError("the exposure just recorded cannot be read back");
+            }
           }
-        }
-        assignment.set_eligible(true);
-        assignment.set_variant((*exposure)[0].GetString(0));
-        *assignment.mutable_exposure_time() =
-            ToTimestamp(absl::FromUnixMicros((*exposure)[0].GetInt(1)));
-        return absl::OkStatus();
-      },
-      {.deadline = deadline});
-  if (!status.ok()) return status;
-  return assignment;
+          assignment.set_eligible(true);
+          assignment.set_variant((*exposure)[0].GetString(0));
+          *assignment.mutable_exposure_time() =
+              ToTimestamp(absl::FromUnixMicros((*exposure)[0].GetInt(1)));
+          return absl::OkStatus();
+        },
+        {.deadline = deadline});
+    if (!status.ok()) return status;
+    if (ask == pv1::CONSENT_PURPOSE_UNSPECIFIED) return assignment;
+    auto consented = ConsentGranted(request.profile(), ask, deadline);
+    if (!consented.ok()) return consented.status();
+    granted = *consented;
+  }
+}
+
+absl::StatusOr<bool> Experiments::ConsentGranted(const std::string& profile,
+                                                 pv1::ConsentPurpose purpose, absl::Time deadline) {
+  if (!deps_.consents) {
+    return runtime::Error(
+        absl::StatusCode::kFailedPrecondition, "CONSENTS_UNAVAILABLE",
+        absl::StrCat("the experiment needs consent ", pv1::ConsentPurpose_Name(purpose),
+                     " but this Reporting service cannot read consents: set "
+                     "--profiles-target (CENTRIC_PROFILES_TARGET)"));
+  }
+  auto consents = deps_.consents(profile, deadline);
+  if (!consents.ok()) return consents.status();
+  return Granted(*consents, purpose);
 }
 
 // ---- Results --------------------------------------------------------------------------
@@ -725,7 +790,31 @@ absl::StatusOr<v1::ExperimentResults> Experiments::GetExperimentResults(
 
 // ---- Events ---------------------------------------------------------------------------
 
-absl::Status Experiments::ApplyEvent(store::Tx& tx, const events::v1::Event& event) {
+absl::StatusOr<Experiments::EventInputs> Experiments::PrepareEvent(const events::v1::Event& event,
+                                                                   absl::Time deadline) {
+  EventInputs inputs;
+  ev::ProfileChanged changed;
+  if (!event.payload().Is<ev::ProfileChanged>() || !event.payload().UnpackTo(&changed) ||
+      !ChangesConsents(changed)) {
+    return inputs;
+  }
+  // Most consent changes are of profiles in no experiment with a purpose: no call then.
+  auto open = deps_.db->Query(kOpenConsentSql, {changed.profile()});
+  if (!open.ok()) return open.status();
+  if (open->empty()) return inputs;
+  if (!deps_.consents) {
+    return absl::FailedPreconditionError(
+        "an exposed profile's consents changed but this Reporting service cannot read "
+        "consents: set --profiles-target (CENTRIC_PROFILES_TARGET)");
+  }
+  auto consents = deps_.consents(changed.profile(), deadline);
+  if (!consents.ok()) return consents.status();
+  inputs.consents = std::move(*consents);
+  return inputs;
+}
+
+absl::Status Experiments::ApplyEvent(store::Tx& tx, const events::v1::Event& event,
+                                     const EventInputs& inputs) {
   // A payload that does not decode is logged and acknowledged: no redelivery fixes it.
   auto unpacked = [&](google::protobuf::Message& message) {
     if (event.payload().UnpackTo(&message)) return true;
@@ -745,7 +834,57 @@ absl::Status Experiments::ApplyEvent(store::Tx& tx, const events::v1::Event& eve
     ev::ProfileErased erased;
     return unpacked(erased) ? ApplyErasure(tx, erased) : absl::OkStatus();
   }
+  if (event.payload().Is<ev::ProfileChanged>()) {
+    ev::ProfileChanged changed;
+    if (!unpacked(changed) || !ChangesConsents(changed)) return absl::OkStatus();
+    return ApplyConsents(tx, event, changed, inputs);
+  }
   return absl::OkStatus();
+}
+
+absl::Status Experiments::ApplyConsents(store::Tx& tx, const events::v1::Event& event,
+                                        const ev::ProfileChanged& changed,
+                                        const EventInputs& inputs) {
+  const std::string& profile = changed.profile();
+  auto open = tx.Query(kOpenConsentSql, {profile});
+  if (!open.ok()) return open.status();
+  if (open->empty()) return absl::OkStatus();
+  if (!inputs.consents.has_value()) {
+    return runtime::Error(absl::StatusCode::kAborted, "CONSENTS_NOT_READ",
+                          absl::StrCat(profile,
+                                       " was exposed to an experiment with a consent purpose "
+                                       "after the event was prepared; deliver it again"));
+  }
+  // Without an answer of its own (never given, or the profile is gone) the withdrawal is
+  // dated by the change that removed it.
+  const absl::Time changed_at = event.has_time() ? FromTimestamp(event.time()) : deps_.clock->Now();
+  for (const store::Row& row : *open) {
+    const int64_t purpose = row.GetInt(0);
+    if (Granted(*inputs.consents, purpose)) continue;
+    absl::Time withdrawn = changed_at;
+    for (const pv1::Consent& c : *inputs.consents) {
+      if (c.purpose() == purpose && c.has_update_time()) withdrawn = FromTimestamp(c.update_time());
+    }
+    // An exposure recorded after the dated withdrawal (its consent was read just before)
+    // ends at once: none of its conversions count.
+    auto ended = tx.Exec(
+        "UPDATE reporting_experiment_exposures SET consent_end_time = CASE WHEN "
+        "exposure_time > $3 THEN exposure_time ELSE $3 END "
+        "WHERE profile = $1 AND purpose = $2 AND consent_end_time IS NULL",
+        {profile, purpose, Micros(withdrawn)});
+    if (!ended.ok()) return ended.status();
+  }
+  // Conversions counted before the withdrawal was known but dated at or after it.
+  return tx
+      .Exec(
+          "DELETE FROM reporting_experiment_conversions WHERE profile = $1 AND EXISTS ("
+          "SELECT 1 FROM reporting_experiment_exposures e WHERE "
+          "e.experiment = reporting_experiment_conversions.experiment AND "
+          "e.profile = reporting_experiment_conversions.profile AND "
+          "e.consent_end_time IS NOT NULL AND "
+          "reporting_experiment_conversions.conversion_time >= e.consent_end_time)",
+          {profile})
+      .status();
 }
 
 absl::Status Experiments::ApplyInteractions(store::Tx& tx,
@@ -767,6 +906,7 @@ absl::Status Experiments::ApplyInteractions(store::Tx& tx,
         "FROM reporting_experiment_exposures e JOIN reporting_experiment_metrics m "
         "ON m.experiment = e.experiment WHERE e.profile = $1 AND m.interaction_type = $2 "
         "AND e.exposure_time <= $3 AND $3 <= e.exposure_time + m.window_micros "
+        "AND (e.consent_end_time IS NULL OR $3 < e.consent_end_time) "
         "ON CONFLICT (experiment, profile, metric) DO UPDATE SET conversion_time = "
         "excluded.conversion_time WHERE excluded.conversion_time < "
         "reporting_experiment_conversions.conversion_time",
@@ -790,9 +930,11 @@ absl::Status Experiments::ApplyMerge(store::Tx& tx, const ev::ProfilesMerged& me
          "ON CONFLICT (profile) DO UPDATE SET survivor = excluded.survivor",
          &both},
         {"UPDATE reporting_experiment_aliases SET survivor = $1 WHERE survivor = $2", &both},
-        // Both exposed: the earliest exposure, with its variant, is the person's.
+        // Both exposed: the earliest exposure, with its variant, is the person's; the
+        // earliest withdrawal of the experiment's consent by either ends its counting.
         {"INSERT INTO reporting_experiment_exposures (experiment, profile, variant, "
-         "exposure_time) SELECT experiment, $1, variant, exposure_time "
+         "exposure_time, purpose, consent_end_time) SELECT experiment, $1, variant, "
+         "exposure_time, purpose, consent_end_time "
          "FROM reporting_experiment_exposures WHERE profile = $2 "
          "ON CONFLICT (experiment, profile) DO UPDATE SET "
          "variant = CASE WHEN excluded.exposure_time < "
@@ -800,7 +942,12 @@ absl::Status Experiments::ApplyMerge(store::Tx& tx, const ev::ProfilesMerged& me
          "ELSE reporting_experiment_exposures.variant END, "
          "exposure_time = CASE WHEN excluded.exposure_time < "
          "reporting_experiment_exposures.exposure_time THEN excluded.exposure_time "
-         "ELSE reporting_experiment_exposures.exposure_time END",
+         "ELSE reporting_experiment_exposures.exposure_time END, "
+         "consent_end_time = CASE WHEN excluded.consent_end_time IS NULL THEN "
+         "reporting_experiment_exposures.consent_end_time WHEN "
+         "reporting_experiment_exposures.consent_end_time IS NULL OR "
+         "excluded.consent_end_time < reporting_experiment_exposures.consent_end_time THEN "
+         "excluded.consent_end_time ELSE reporting_experiment_exposures.consent_end_time END",
          &both},
         {"INSERT INTO reporting_experiment_conversions (experiment, profile, metric, "
          "conversion_time) SELECT experiment, $1, metric, conversion_time "
@@ -809,7 +956,8 @@ absl::Status Experiments::ApplyMerge(store::Tx& tx, const ev::ProfilesMerged& me
          "excluded.conversion_time WHERE excluded.conversion_time < "
          "reporting_experiment_conversions.conversion_time",
          &both},
-        // A conversion counts only inside the window of the exposure that remains.
+        // A conversion counts only inside the window of the exposure that remains, and
+        // before the consent was withdrawn.
         {"DELETE FROM reporting_experiment_conversions WHERE profile = $1 AND EXISTS ("
          "SELECT 1 FROM reporting_experiment_exposures e JOIN reporting_experiment_metrics m "
          "ON m.experiment = e.experiment WHERE "
@@ -818,7 +966,8 @@ absl::Status Experiments::ApplyMerge(store::Tx& tx, const ev::ProfilesMerged& me
          "m.metric = reporting_experiment_conversions.metric AND "
          "(reporting_experiment_conversions.conversion_time < e.exposure_time OR "
          "reporting_experiment_conversions.conversion_time > "
-         "e.exposure_time + m.window_micros))",
+         "e.exposure_time + m.window_micros OR "
+         "reporting_experiment_conversions.conversion_time >= e.consent_end_time))",
          &survivor_only},
         {"DELETE FROM reporting_experiment_conversions WHERE profile = $1", &merged_only},
         {"DELETE FROM reporting_experiment_exposures WHERE profile = $1", &merged_only},
@@ -851,6 +1000,36 @@ absl::Status Experiments::ApplyErasure(store::Tx& tx, const ev::ProfileErased& e
       .Exec("DELETE FROM reporting_experiment_aliases WHERE profile = $1 OR survivor = $1",
             {profile})
       .status();
+}
+
+absl::StatusOr<std::vector<v1::ExperimentExposure>> Experiments::ExposuresOf(
+    store::Tx& tx, const std::string& profile) {
+  auto exposures = tx.Query(
+      "SELECT experiment, variant, exposure_time FROM reporting_experiment_exposures "
+      "WHERE profile = $1 ORDER BY experiment",
+      {profile});
+  if (!exposures.ok()) return exposures.status();
+  auto conversions = tx.Query(
+      "SELECT c.experiment, m.interaction_type, c.conversion_time "
+      "FROM reporting_experiment_conversions c JOIN reporting_experiment_metrics m "
+      "ON m.experiment = c.experiment AND m.metric = c.metric "
+      "WHERE c.profile = $1 ORDER BY c.experiment, c.metric",
+      {profile});
+  if (!conversions.ok()) return conversions.status();
+  std::vector<v1::ExperimentExposure> out;
+  for (const store::Row& row : *exposures) {
+    v1::ExperimentExposure& e = out.emplace_back();
+    e.set_experiment(absl::StrCat("experiments/", row.GetString(0)));
+    e.set_variant(row.GetString(1));
+    *e.mutable_exposure_time() = ToTimestamp(absl::FromUnixMicros(row.GetInt(2)));
+    for (const store::Row& c : *conversions) {
+      if (c.GetString(0) != row.GetString(0)) continue;
+      v1::ExperimentConversion* conversion = e.add_conversions();
+      conversion->set_interaction_type(c.GetString(1));
+      *conversion->mutable_conversion_time() = ToTimestamp(absl::FromUnixMicros(c.GetInt(2)));
+    }
+  }
+  return out;
 }
 
 }  // namespace centric::reporting

@@ -10,7 +10,9 @@
 //                                     1..n = guardrails), so an interaction finds the
 //                                     experiments it converts in with one statement.
 //   reporting_experiment_exposures    (experiment, profile): the variant and the time of
-//                                     the first exposure.
+//                                     the first exposure; for an experiment with a consent
+//                                     purpose, the purpose and when the profile withdrew
+//                                     that consent (NULL while it has not).
 //   reporting_experiment_conversions  (experiment, profile, metric): the earliest
 //                                     interaction of the metric's type in the window.
 //   reporting_experiment_aliases      merged profile name -> survivor, so a merged name
@@ -21,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "centric/events/v1/events.pb.h"
+#include "centric/profiles/v1/profiles.pb.h"
 #include "centric/reporting/v1/reporting_service.pb.h"
 #include "libs/runtime/clock.h"
 #include "libs/store/store.h"
@@ -67,6 +71,23 @@ class Experiments {
     std::function<absl::StatusOr<bool>(store::Tx&, const std::string& segment,
                                        const std::string& profile)>
         in_segment;
+    // The consents `profile` ("profiles/{id}") holds now in the Profiles service: the
+    // survivor's for a merged name, none for an unknown or erased profile. Called outside
+    // any store transaction, and only for experiments with a purpose. Errors:
+    // UNAVAILABLE, DEADLINE_EXCEEDED, FAILED_PRECONDITION (no Profiles service
+    // configured). May be empty when no experiment has a purpose: AssignVariant of one
+    // then answers FAILED_PRECONDITION.
+    std::function<absl::StatusOr<std::vector<profiles::v1::Consent>>(const std::string& profile,
+                                                                     absl::Time deadline)>
+        consents;
+  };
+
+  // What ApplyEvent needs besides the store, read by PrepareEvent before the event's
+  // transaction so that no transaction waits on another service.
+  struct EventInputs {
+    // For a ProfileChanged of the consents of a profile exposed to an experiment with a
+    // purpose whose withdrawal is not known yet: the profile's consents now.
+    std::optional<std::vector<profiles::v1::Consent>> consents;
   };
 
   // The migrations of service "reporting_experiments":
@@ -102,8 +123,11 @@ class Experiments {
                                                 absl::Time deadline);
   // The profile's variant, and its first exposure (recorded by the first call; concurrent
   // calls record one). A profile already exposed keeps its variant and exposure time even
-  // if it has left the target segment since. Errors: INVALID_ARGUMENT (experiment or
-  // profile name), NOT_FOUND, FAILED_PRECONDITION (not RUNNING), store errors.
+  // if it has left the target segment since. For an experiment with a purpose, the
+  // profile's consent is read (Deps::consents) on every call: anything but GRANTED is
+  // "not eligible", exposed or not, and records nothing. Errors: INVALID_ARGUMENT
+  // (experiment or profile name), NOT_FOUND, FAILED_PRECONDITION (not RUNNING; a purpose
+  // without Deps::consents), the errors of Deps::consents, store errors.
   absl::StatusOr<v1::Assignment> AssignVariant(const v1::AssignVariantRequest& request,
                                                absl::Time deadline);
   // Exposures and conversions per variant with the comparisons against the control, the
@@ -112,13 +136,32 @@ class Experiments {
   absl::StatusOr<v1::ExperimentResults> GetExperimentResults(
       const v1::GetExperimentResultsRequest& request, absl::Time deadline);
 
+  // What ApplyEvent will need for `event` from other services, read outside any store
+  // transaction: the consents of the profile of a ProfileChanged of "consents" when it has
+  // an exposure whose experiment has a purpose and whose withdrawal is not known yet
+  // (nothing otherwise, so most events cost one indexed lookup at most). Errors: those
+  // of Deps::consents, store errors (the event is then delivered again).
+  absl::StatusOr<EventInputs> PrepareEvent(const events::v1::Event& event, absl::Time deadline);
+
   // The effect of one consumed event, inside the consumer's transaction:
-  // InteractionRecorded converts the profile's exposures whose metric it matches in time,
+  // InteractionRecorded converts the profile's exposures whose metric it matches in time
+  // (and, for an experiment with a purpose, before the consent was withdrawn),
   // ProfilesMerged moves exposures to the survivor (the earliest exposure wins),
-  // ProfileErased replaces the profile by an anonymous id in every experiment. Other
-  // event types change nothing. Errors: store errors only (malformed payloads are
-  // logged and ignored, since redelivery cannot fix them).
-  absl::Status ApplyEvent(store::Tx& tx, const events::v1::Event& event);
+  // ProfileErased replaces the profile by an anonymous id in every experiment, and a
+  // ProfileChanged of consents records the withdrawal of the purpose of every experiment
+  // the profile is exposed to whose consent `inputs` no longer has GRANTED, and drops
+  // the conversions at or after it. Other event types change nothing. Errors: store
+  // errors; ABORTED (CONSENTS_NOT_READ) when an exposure with a purpose was recorded
+  // after PrepareEvent found none (deliver the event again). Malformed payloads are
+  // logged and ignored, since redelivery cannot fix them.
+  absl::Status ApplyEvent(store::Tx& tx, const events::v1::Event& event,
+                          const EventInputs& inputs = {});
+
+  // The exposures of `profile` ("profiles/{id}", as stored: no alias is followed) with
+  // their conversions, by experiment, read in `tx` (ExportProfileData). Errors: store
+  // errors.
+  absl::StatusOr<std::vector<v1::ExperimentExposure>> ExposuresOf(store::Tx& tx,
+                                                                   const std::string& profile);
 
  private:
   absl::StatusOr<v1::Experiment> Transition(const std::string& name, const std::string& etag,
@@ -127,6 +170,11 @@ class Experiments {
   absl::Status ApplyInteractions(store::Tx& tx, const events::v1::InteractionRecorded& recorded);
   absl::Status ApplyMerge(store::Tx& tx, const events::v1::ProfilesMerged& merged);
   absl::Status ApplyErasure(store::Tx& tx, const events::v1::ProfileErased& erased);
+  absl::Status ApplyConsents(store::Tx& tx, const events::v1::Event& event,
+                             const events::v1::ProfileChanged& changed, const EventInputs& inputs);
+  // Whether `profile` has GRANTED consent for `purpose` now (Deps::consents).
+  absl::StatusOr<bool> ConsentGranted(const std::string& profile,
+                                      profiles::v1::ConsentPurpose purpose, absl::Time deadline);
 
   Deps deps_;
 };

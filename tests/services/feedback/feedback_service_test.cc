@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/events/redis_streams_bus.h"
+#include "libs/runtime/errors.h"
 #include "libs/runtime/grpc_status.h"
 #include "libs/runtime/resource.h"
 #include "libs/testing/servers.h"
@@ -411,6 +412,58 @@ TEST_P(FeedbackServiceTest, ContactPolicyAndConsentDecideWhoMayBeAsked) {
   ASSERT_TRUE(fb().CheckSurveyEligibility(&again_context, check, &eligibility).ok());
   EXPECT_TRUE(eligibility.eligible()) << eligibility.reason();
   EXPECT_TRUE(Submit("nps", "ada", 7, "", &r).ok());
+}
+
+// Feedback keeps no copy of consents: the answer of the Profiles service at the time of
+// the call decides, so a revocation closes the survey to the profile at once.
+TEST_P(FeedbackServiceTest, RevokedConsentClosesTheSurveyAtOnce) {
+  CreateProfile("ada");
+  CreateSurvey("mail-nps", v1::SURVEY_KIND_NPS, 0, pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+  auto eligibility = [&] {
+    grpc::ClientContext context;
+    v1::CheckSurveyEligibilityRequest check;
+    check.set_survey("surveys/mail-nps");
+    check.set_profile("profiles/ada");
+    v1::CheckSurveyEligibilityResponse response;
+    grpc::Status status = fb().CheckSurveyEligibility(&context, check, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  };
+  EXPECT_TRUE(eligibility().eligible()) << eligibility().reason();
+  v1::Response r;
+  ASSERT_TRUE(Submit("mail-nps", "ada", 9, "", &r).ok());
+
+  {
+    grpc::ClientContext context;
+    pv1::UpdateProfileRequest request;
+    request.mutable_profile()->set_name("profiles/ada");
+    auto* consent = request.mutable_profile()->add_consents();
+    consent->set_purpose(pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+    consent->set_status(pv1::CONSENT_STATUS_REVOKED);
+    request.mutable_update_mask()->add_paths("consents");
+    pv1::Profile updated;
+    grpc::Status status = suite_->profiles->UpdateProfile(&context, request, &updated);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::CheckSurveyEligibilityResponse after = eligibility();
+  EXPECT_FALSE(after.eligible());
+  EXPECT_NE(after.reason().find("CONSENT_PURPOSE_MARKETING_EMAIL"), std::string::npos)
+      << after.reason();
+  grpc::Status refused = Submit("mail-nps", "ada", 3, "", &r);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(runtime::Reason(runtime::FromGrpcStatus(refused)), "CONSENT_REQUIRED");
+  EXPECT_NE(refused.error_message().find("CONSENT_PURPOSE_MARKETING_EMAIL"), std::string::npos)
+      << refused.error_message();
+  // Batches check every response the same way.
+  grpc::ClientContext batch_context;
+  v1::BatchSubmitResponsesRequest batch;
+  v1::SubmitResponseRequest* one = batch.add_requests();
+  one->set_parent("surveys/mail-nps");
+  one->mutable_response()->set_profile("profiles/ada");
+  one->mutable_response()->set_score(4);
+  v1::BatchSubmitResponsesResponse batch_out;
+  EXPECT_EQ(fb().BatchSubmitResponses(&batch_context, batch, &batch_out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_P(FeedbackServiceTest, DetractorOpensAFollowUpWhoseSlaBreachIsReported) {

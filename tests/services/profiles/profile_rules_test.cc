@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -117,6 +119,42 @@ TEST(NormalizeInteractionTest, RejectsFutureTimesAndBadMoney) {
   EXPECT_EQ(fields, (std::set<std::string>{"interactions[3].occur_time",
                                            "interactions[3].monetary_value",
                                            "interactions[3].currency_code"}));
+}
+
+// Violations quote at most 80 bytes of a bad name (64 of a trait key); a cut inside a
+// multi-byte character made the BadRequest unparseable, so the violation was lost and an
+// account membership naming no profile was accepted (found by
+// fuzz/profiles_validation_fuzzer).
+TEST(NormalizeMutableFieldsTest, QuotedInputStaysUtf8WhereItIsCut) {
+  v1::Profile profile;
+  profile.set_kind(v1::PROFILE_KIND_PERSON);
+  profile.add_account_memberships()->set_account("profiles/" + std::string(70, 'a') + "\xc3\xa9");
+  (*profile.mutable_traits())[std::string(63, 'k') + "\xc3\xa9"].set_string_value("x");
+  std::vector<FieldViolation> violations;
+  NormalizeMutableFields(profile, "profile", absl::UnixEpoch(), violations);
+  ASSERT_EQ(violations.size(), 2u);
+  std::vector<FieldViolation> read_back = runtime::FieldViolations(ToStatus(violations));
+  ASSERT_EQ(read_back.size(), 2u);
+  EXPECT_EQ(read_back[0].field, "profile.traits[\"" + std::string(63, 'k') + "\"]");
+  EXPECT_EQ(read_back[1].field, "profile.account_memberships[0].account");
+  EXPECT_EQ(Excerpt("ab\xc3\xa9", 3), "ab");
+  EXPECT_EQ(Excerpt("ab\xc3\xa9", 4), "ab\xc3\xa9");
+}
+
+// JSON has no NaN or Infinity: protobuf prints them as strings, so a client reading the
+// profile as JSON got the string "NaN" back (found by fuzz/profiles_validation_fuzzer).
+TEST(NormalizeMutableFieldsTest, TraitsAndFiltersHoldOnlyFiniteNumbers) {
+  v1::Profile profile;
+  (*profile.mutable_traits())["age"].set_number_value(std::nan(""));
+  (*profile.mutable_traits())["scores"].mutable_list_value()->add_values()->set_number_value(
+      std::numeric_limits<double>::infinity());
+  std::vector<FieldViolation> violations;
+  NormalizeMutableFields(profile, "profile", absl::UnixEpoch(), violations);
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_EQ(violations[0].field, "profile.traits[\"age\"]");
+  EXPECT_EQ(violations[1].field, "profile.traits[\"scores\"]");
+  EXPECT_FALSE(ParseListFilter("traits.age = nan").ok());
+  EXPECT_FALSE(ParseListFilter("traits.age = -inf").ok());
 }
 
 TEST(EtagTest, RoundTripsAndRejectsForeignValues) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/cache/redis_cache.h"
@@ -46,6 +47,34 @@ struct Setup {
   bool redis;
 };
 
+// The other services' parts of ExportProfile: canned, recording what was asked.
+class FakeExportSources : public ExportSources {
+ public:
+  absl::StatusOr<Parts> Export(const std::string& profile,
+                               const std::vector<std::string>& merged_profiles,
+                               absl::Time deadline) override {
+    ++calls;
+    asked_profile = profile;
+    asked_merged = merged_profiles;
+    asked_deadline = deadline;
+    if (!fail_with.ok()) return fail_with;
+    Parts parts;
+    google::protobuf::StringValue value;
+    for (auto [any, service] : {std::pair{&parts.segmentation, "segmentation"},
+                                {&parts.feedback, "feedback"},
+                                {&parts.reporting, "reporting"}}) {
+      value.set_value(absl::StrCat(service, " about ", profile));
+      any->PackFrom(value);
+    }
+    return parts;
+  }
+  absl::Status fail_with;
+  int calls = 0;
+  std::string asked_profile;
+  std::vector<std::string> asked_merged;
+  absl::Time asked_deadline;
+};
+
 std::string SetupName(const ::testing::TestParamInfo<Setup>& info) {
   return std::string(info.param.postgres ? "Postgres" : "Sqlite") +
          (info.param.redis ? "RedisCache" : "NoCache");
@@ -78,7 +107,8 @@ class ProfileServiceTest : public ::testing::TestWithParam<Setup> {
     } else {
       cache_ = std::make_unique<cache::NullCache>();
     }
-    ProfileService::Deps deps{db_.get(), cache_.get(), &clock_, &ids_, [this] { ++commits_; }};
+    ProfileService::Deps deps{db_.get(), cache_.get(), &clock_, &ids_, [this] { ++commits_; },
+                              &export_sources_};
     service_ = std::make_unique<ProfileService>(deps);
   }
 
@@ -186,6 +216,7 @@ class ProfileServiceTest : public ::testing::TestWithParam<Setup> {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<cache::VersionedCache> cache_;
   std::unique_ptr<ProfileService> service_;
+  FakeExportSources export_sources_;
   int commits_ = 0;
 };
 
@@ -804,6 +835,52 @@ TEST_P(ProfileServiceTest, ExportHoldsProfileAndEveryInteraction) {
   ASSERT_TRUE(exported.ok()) << exported.status();
   EXPECT_EQ(exported->profile().identities(0).value(), "x@example.com");
   EXPECT_EQ(exported->interactions_size(), 30);
+}
+
+TEST_P(ProfileServiceTest, ExportHoldsEveryServicesPartForThePersonAndItsMergedNames) {
+  Create("survivor@example.com", "survivor");
+  Create("merged@example.com", "merged");
+  v1::MergeProfilesRequest merge;
+  merge.set_survivor("profiles/survivor");
+  merge.add_merged("profiles/merged");
+  ASSERT_TRUE(service_->MergeProfiles(merge).ok());
+  v1::ExportProfileRequest request;
+  request.set_name("profiles/merged");  // the merged name exports the same person
+  const absl::Time deadline = absl::Now() + absl::Seconds(7);
+  auto exported = service_->ExportProfile(request, deadline);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  EXPECT_EQ(exported->profile().name(), "profiles/survivor");
+  EXPECT_EQ(export_sources_.asked_profile, "profiles/survivor");
+  EXPECT_THAT(export_sources_.asked_merged, ElementsAre("profiles/merged"));
+  EXPECT_EQ(export_sources_.asked_deadline, deadline);
+  google::protobuf::StringValue part;
+  ASSERT_TRUE(exported->segmentation().UnpackTo(&part));
+  EXPECT_EQ(part.value(), "segmentation about profiles/survivor");
+  ASSERT_TRUE(exported->feedback().UnpackTo(&part));
+  EXPECT_EQ(part.value(), "feedback about profiles/survivor");
+  ASSERT_TRUE(exported->reporting().UnpackTo(&part));
+  EXPECT_EQ(part.value(), "reporting about profiles/survivor");
+}
+
+TEST_P(ProfileServiceTest, ExportIsAllOrNothing) {
+  Create("partial@example.com", "partial");
+  export_sources_.fail_with = absl::UnavailableError("the export is incomplete without reporting");
+  v1::ExportProfileRequest request;
+  request.set_name("profiles/partial");
+  auto exported = service_->ExportProfile(request);
+  EXPECT_EQ(exported.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(exported.status().message()), ::testing::HasSubstr("reporting"));
+  // An unknown or erased profile is NOT_FOUND before any other service is asked.
+  export_sources_.fail_with = absl::OkStatus();
+  const int calls = export_sources_.calls;
+  request.set_name("profiles/nobody");
+  EXPECT_EQ(service_->ExportProfile(request).status().code(), absl::StatusCode::kNotFound);
+  v1::EraseProfileRequest erase;
+  erase.set_name("profiles/partial");
+  ASSERT_TRUE(service_->EraseProfile(erase).ok());
+  request.set_name("profiles/partial");
+  EXPECT_EQ(service_->ExportProfile(request).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(export_sources_.calls, calls);
 }
 
 TEST_P(ProfileServiceTest, ConcurrentUpdatesNeverLoseAWriteOrServeStaleReads) {

@@ -421,6 +421,31 @@ TEST_P(RollupsTest, BadRequestsNameTheFieldAndTheLimit) {
   EXPECT_EQ(field(request), "churn_window_days: must be 1 to 3650 days (0 means 90), got 4000");
 }
 
+// Times a Timestamp cannot hold used to reach runtime::ToTimestamp, whose CHECK aborted
+// the whole process (found by fuzz/reporting_request_fuzzer).
+TEST_P(RollupsTest, TimesBeyondTheTimestampRangeAreRefused) {
+  auto field = [&](const absl::Status& s) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    auto v = runtime::FieldViolations(s);
+    return v.empty() ? std::string(s.message()) : v[0].field + ": " + v[0].description;
+  };
+  v1::GetKpiSeriesRequest series;
+  series.set_kpi(v1::KPI_NPS);
+  series.mutable_start_time()->set_seconds(253402300800);  // 10000-01-01
+  series.mutable_end_time()->set_seconds(253402300800 + 86400);
+  EXPECT_EQ(field(kpis_->GetKpiSeries(series, absl::InfiniteFuture()).status()),
+            "start_time: must be a valid timestamp between 0001-01-01 and 9999-12-31");
+  *series.mutable_start_time() = ToTimestamp(Day(9999, 12, 1));
+  *series.mutable_end_time() = ToTimestamp(Day(9999, 12, 31) + absl::Hours(1));
+  EXPECT_EQ(field(kpis_->GetKpiSeries(series, absl::InfiniteFuture()).status()),
+            "end_time: the last period of the granularity would end after 9999-12-31");
+  v1::GetScorecardRequest card;
+  *card.mutable_start_time() = ToTimestamp(Day(1, 1, 5));
+  *card.mutable_end_time() = ToTimestamp(Day(1, 1, 20));
+  EXPECT_EQ(field(kpis_->GetScorecard(card, absl::InfiniteFuture()).status()),
+            "start_time: the previous period of the same length would start before 0001-01-01");
+}
+
 // Merging moves the merged profile's purchases to the survivor; erasing keeps the counts
 // and leaves the profile id nowhere.
 TEST_P(RollupsTest, MergeAndErasureKeepCountsAndDropTheId) {

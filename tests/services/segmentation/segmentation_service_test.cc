@@ -3,6 +3,7 @@
 // Redis Streams, driven only through their gRPC APIs.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 
@@ -379,6 +380,49 @@ TEST_P(SegmentationServiceTest, MarketingSegmentsOnlyHoldGrantedConsent) {
   EXPECT_LT(absl::Now() - revoked, absl::Seconds(5));
   SetConsent("bert", pv1::CONSENT_STATUS_GRANTED);
   ASSERT_TRUE(WaitFor([&] { return SegmentsOf("profiles/bert").size() == 1; }));
+}
+
+// A revocation is an exit like any other: watchers and the bus see it.
+TEST_P(SegmentationServiceTest, RevokedConsentIsAnExitOnWatchAndBus) {
+  CreateProfile("anna", "DE", pv1::CONSENT_STATUS_GRANTED);
+  ASSERT_TRUE(WaitFor([&] { return suite_->engine().profile_count() == 1; }));
+  v1::Segment segment;
+  ASSERT_TRUE(CreateSegment("de-mail", "profile.traits.country == 'DE'", &segment,
+                            pv1::CONSENT_PURPOSE_MARKETING_EMAIL)
+                  .ok());
+  ASSERT_EQ(segment.size(), 1);
+
+  absl::Mutex mu;
+  std::vector<std::string> events;
+  auto subscription = suite_->bus().Subscribe(
+      {.topic = "segmentation", .group = "consent-test", .consumer = "t"},
+      [&](const events::Event& event) {
+        events::v1::MembershipChanged changed;
+        EXPECT_TRUE(event.payload().UnpackTo(&changed));
+        absl::MutexLock lock(&mu);
+        events.push_back(absl::StrCat(changed.profile(), changed.entered() ? " entered " : " left ",
+                                      changed.segment()));
+        return absl::OkStatus();
+      });
+  grpc::ClientContext watch_context;
+  v1::WatchMembershipRequest watch;
+  watch.add_segments("segments/de-mail");
+  auto reader = suite_->stub->WatchMembership(&watch_context, watch);
+  absl::SleepFor(absl::Milliseconds(200));  // the stream is registered
+
+  SetConsent("anna", pv1::CONSENT_STATUS_REVOKED);
+  v1::MembershipChange change;
+  ASSERT_TRUE(reader->Read(&change));
+  EXPECT_EQ(change.profile(), "profiles/anna");
+  EXPECT_EQ(change.segment(), "segments/de-mail");
+  EXPECT_FALSE(change.entered());
+  watch_context.TryCancel();
+  EXPECT_EQ(SegmentsOf("profiles/anna"), std::vector<std::string>{});
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return std::find(events.begin(), events.end(), "profiles/anna left segments/de-mail") !=
+           events.end();
+  }));
 }
 
 TEST_P(SegmentationServiceTest, BadRulesAreRejectedWithTheFieldAndPosition) {

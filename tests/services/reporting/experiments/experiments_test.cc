@@ -1,7 +1,8 @@
 // Reporting's experiments on SQLite and on PostgreSQL: definitions and their state
 // machine, sticky assignment with exposures, conversions from consumed events (also
 // across merges and erasures), and results checked against hand-computed figures.
-// Time is a FakeClock; segment membership is the real reporting_memberships table.
+// Time is a FakeClock; segment membership is the real reporting_memberships table;
+// consents come from a fake of the Profiles service's answer.
 #include "services/reporting/experiments/experiments.h"
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "libs/runtime/errors.h"
 #include "libs/runtime/resource.h"
@@ -24,6 +26,7 @@ namespace centric::reporting {
 namespace {
 
 namespace ev = events::v1;
+namespace pv1 = profiles::v1;
 using runtime::FromTimestamp;
 using runtime::ToTimestamp;
 using testing::SharedPostgres;
@@ -94,9 +97,31 @@ class ExperimentsTest : public ::testing::TestWithParam<Backend> {
         .db = &db,
         .clock = &clock_,
         .ids = &ids_,
-        .in_segment = [](store::Tx& tx, const std::string& segment, const std::string& profile) {
-          return IsMember(tx, profile, segment);
+        .in_segment = [](store::Tx& tx, const std::string& segment,
+                         const std::string& profile) { return IsMember(tx, profile, segment); },
+        .consents = [this](const std::string& profile,
+                           absl::Time) -> absl::StatusOr<std::vector<pv1::Consent>> {
+          absl::MutexLock lock(&consents_mu_);
+          ++consent_calls_;
+          if (!consents_error_.ok()) return consents_error_;
+          return consents_[profile];
         }});
+  }
+
+  // What the fake Profiles service answers for `profile`'s consent to marketing e-mail.
+  void SetEmailConsent(const std::string& profile, pv1::ConsentStatus status,
+                       absl::Time update_time) {
+    pv1::Consent c;
+    c.set_purpose(pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+    c.set_status(status);
+    *c.mutable_update_time() = ToTimestamp(update_time);
+    absl::MutexLock lock(&consents_mu_);
+    consents_[profile] = {c};
+  }
+
+  int ConsentCalls() {
+    absl::MutexLock lock(&consents_mu_);
+    return consent_calls_;
   }
 
   Experiments& ex() { return *experiments_; }
@@ -157,7 +182,17 @@ class ExperimentsTest : public ::testing::TestWithParam<Backend> {
     event.set_source("profiles");
     *event.mutable_time() = ToTimestamp(clock_.Now());
     event.mutable_payload()->PackFrom(payload);
-    return db_->Transact([&](store::Tx& tx) { return ex().ApplyEvent(tx, event); });
+    auto inputs = ex().PrepareEvent(event, kNever);
+    if (!inputs.ok()) return inputs.status();
+    return db_->Transact([&](store::Tx& tx) { return ex().ApplyEvent(tx, event, *inputs); });
+  }
+
+  // A ProfileChanged of `profile`'s consents, as the module applies it.
+  absl::Status ConsentsChanged(const std::string& profile) {
+    ev::ProfileChanged changed;
+    changed.set_profile(profile);
+    changed.add_changed_paths("consents");
+    return Apply(changed);
   }
 
   // An InteractionRecorded of `profile` with one interaction per (type, time).
@@ -204,6 +239,10 @@ class ExperimentsTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<store::Database> db_;
   runtime::FakeClock clock_{kStart};
   runtime::SequentialIdGenerator ids_{"x"};
+  absl::Mutex consents_mu_;
+  std::map<std::string, std::vector<pv1::Consent>> consents_ ABSL_GUARDED_BY(consents_mu_);
+  absl::Status consents_error_ ABSL_GUARDED_BY(consents_mu_);
+  int consent_calls_ ABSL_GUARDED_BY(consents_mu_) = 0;
   std::unique_ptr<Experiments> experiments_;
 };
 
@@ -230,6 +269,7 @@ TEST_P(ExperimentsTest, CreateRefusesEveryBadFieldNamingItAndTheLimit) {
   e.set_alpha(1.5);
   e.set_power(-0.2);
   e.set_baseline_rate(std::nan(""));
+  e.set_purpose(static_cast<pv1::ConsentPurpose>(42));
   v1::CreateExperimentRequest request;
   request.set_experiment_id("9-starts-with-a-digit");
   *request.mutable_experiment() = e;
@@ -255,10 +295,11 @@ TEST_P(ExperimentsTest, CreateRefusesEveryBadFieldNamingItAndTheLimit) {
   EXPECT_EQ(v["experiment.alpha"], "must be 0 (meaning 0.05) or in (0, 1), got 1.5");
   EXPECT_EQ(v["experiment.power"], "must be 0 (meaning 0.8) or in (0, 1), got -0.2");
   EXPECT_EQ(v["experiment.baseline_rate"], "must be 0 (meaning 0.1) or in (0, 1), got nan");
+  EXPECT_EQ(v["experiment.purpose"], "is not a ConsentPurpose");
   EXPECT_EQ(v["experiment_id"],
             "must be 1 to 63 bytes of [a-z0-9-] starting with a letter, got "
             "\"9-starts-with-a-digit\"");
-  EXPECT_EQ(v.size(), 16u);
+  EXPECT_EQ(v.size(), 17u);
 
   // One violation at a time for the rules the case above cannot show together.
   v1::Experiment one = Design({{"control", 1}});
@@ -567,6 +608,202 @@ TEST_P(ExperimentsTest, TargetSegmentGatesTheFirstExposureOnly) {
   EXPECT_EQ(after->variant(), inside->variant());
   r = Results(e);
   EXPECT_EQ(r.variants(0).exposures() + r.variants(1).exposures(), 1);
+}
+
+// ---- Consent --------------------------------------------------------------------------
+
+int64_t TotalExposures(const v1::ExperimentResults& r) {
+  int64_t n = 0;
+  for (const auto& v : r.variants()) n += v.exposures();
+  return n;
+}
+
+int64_t TotalConversions(const v1::ExperimentResults& r) {
+  int64_t n = 0;
+  for (const auto& v : r.variants()) n += v.primary().conversions();
+  return n;
+}
+
+TEST_P(ExperimentsTest, PurposeGatesEveryAssignmentByTheConsentAtTheTimeOfTheCall) {
+  v1::Experiment design = Design();
+  design.set_purpose(pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+  v1::Experiment e = CreateAndStart("mail-subject", design);
+  EXPECT_EQ(e.purpose(), pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+  SetEmailConsent("profiles/ana", pv1::CONSENT_STATUS_GRANTED, kStart - absl::Hours(1));
+  SetEmailConsent("profiles/carl", pv1::CONSENT_STATUS_DENIED, kStart - absl::Hours(1));
+
+  auto granted = Assign(e, "profiles/ana");
+  ASSERT_TRUE(granted.ok()) << granted.status();
+  EXPECT_TRUE(granted->eligible());
+  EXPECT_NE(granted->variant(), "");
+  for (const char* profile : {"profiles/bob", "profiles/carl"}) {  // no answer; DENIED
+    auto refused = Assign(e, profile);
+    ASSERT_TRUE(refused.ok()) << refused.status();
+    EXPECT_FALSE(refused->eligible()) << profile;
+    EXPECT_EQ(refused->variant(), "");
+    EXPECT_FALSE(refused->has_exposure_time());
+  }
+  EXPECT_EQ(TotalExposures(Results(e)), 1);
+
+  // Revoked: nothing is served any more, the exposure stays in the results.
+  clock_.Advance(absl::Minutes(5));
+  SetEmailConsent("profiles/ana", pv1::CONSENT_STATUS_REVOKED, clock_.Now());
+  auto revoked = Assign(e, "profiles/ana");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_FALSE(revoked->eligible());
+  EXPECT_EQ(revoked->variant(), "");
+  EXPECT_FALSE(revoked->has_exposure_time());
+  EXPECT_EQ(TotalExposures(Results(e)), 1);
+
+  // Granted again: the same variant and first exposure.
+  SetEmailConsent("profiles/ana", pv1::CONSENT_STATUS_GRANTED, clock_.Now());
+  auto again = Assign(e, "profiles/ana");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->eligible());
+  EXPECT_EQ(again->variant(), granted->variant());
+  EXPECT_EQ(FromTimestamp(again->exposure_time()), kStart);
+
+  // Profiles cannot be asked: the call fails (retry), nothing is recorded.
+  {
+    absl::MutexLock lock(&consents_mu_);
+    consents_error_ = absl::UnavailableError("profiles is down");
+  }
+  EXPECT_EQ(Assign(e, "profiles/dora").status().code(), absl::StatusCode::kUnavailable);
+  {
+    absl::MutexLock lock(&consents_mu_);
+    consents_error_ = absl::OkStatus();
+  }
+  EXPECT_EQ(TotalExposures(Results(e)), 1);
+
+  // An experiment without a purpose never asks.
+  v1::Experiment plain = CreateAndStart("plain");
+  int calls = ConsentCalls();
+  EXPECT_TRUE(Assign(plain, "profiles/carl")->eligible());
+  EXPECT_EQ(ConsentCalls(), calls);
+
+  // A Reporting that cannot read consents refuses experiments with a purpose only.
+  Experiments blind(Experiments::Deps{
+      .db = db_.get(),
+      .clock = &clock_,
+      .ids = &ids_,
+      .in_segment = [](store::Tx&, const std::string&, const std::string&) { return true; },
+      .consents = nullptr});
+  auto no_source = Assign(e, "profiles/ana", &blind);
+  EXPECT_EQ(no_source.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(runtime::Reason(no_source.status()), "CONSENTS_UNAVAILABLE");
+  EXPECT_NE(no_source.status().message().find("--profiles-target"), std::string::npos);
+  EXPECT_TRUE(Assign(plain, "profiles/ana", &blind)->eligible());
+}
+
+TEST_P(ExperimentsTest, PurposeIsADesignFieldFrozenByStart) {
+  v1::Experiment e = Create("later", Design());
+  v1::UpdateExperimentRequest update;
+  update.mutable_experiment()->set_name(e.name());
+  update.mutable_experiment()->set_purpose(pv1::CONSENT_PURPOSE_PERSONALIZATION);
+  update.mutable_update_mask()->add_paths("purpose");
+  auto updated = ex().UpdateExperiment(update, kNever);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->purpose(), pv1::CONSENT_PURPOSE_PERSONALIZATION);
+  update.mutable_experiment()->set_purpose(static_cast<pv1::ConsentPurpose>(-1));
+  EXPECT_EQ(Violations(ex().UpdateExperiment(update, kNever).status())["experiment.purpose"],
+            "is not a ConsentPurpose");
+  v1::StartExperimentRequest start;
+  start.set_name(e.name());
+  ASSERT_TRUE(ex().StartExperiment(start, kNever).ok());
+  update.mutable_experiment()->set_purpose(pv1::CONSENT_PURPOSE_UNSPECIFIED);
+  EXPECT_EQ(ex().UpdateExperiment(update, kNever).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// Exposures made with consent stay; conversions count only before the withdrawal, also
+// when the interaction was counted before the withdrawal reached Reporting.
+TEST_P(ExperimentsTest, WithdrawalEndsTheCountingOfConversionsButKeepsTheExposure) {
+  v1::Experiment design = Design();
+  design.set_purpose(pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+  v1::Experiment e = CreateAndStart("mail-offer", design);
+  for (const char* p : {"profiles/ana", "profiles/bob", "profiles/carl"}) {
+    SetEmailConsent(p, pv1::CONSENT_STATUS_GRANTED, kStart - absl::Hours(1));
+    EXPECT_NE(MustAssign(e, p), "");
+  }
+  const absl::Time withdrawn = kStart + absl::Minutes(20);
+  clock_.Advance(absl::Minutes(40));
+
+  // ana keeps consent and converts.
+  Interact("profiles/ana", {{"purchase", kStart + absl::Minutes(30)}});
+  // carl's purchase after the withdrawal is counted before Reporting learns of it...
+  Interact("profiles/carl", {{"purchase", kStart + absl::Minutes(30)}});
+  EXPECT_EQ(TotalConversions(Results(e)), 2);
+  // ...and dropped when it does; bob withdrew at the same time.
+  SetEmailConsent("profiles/carl", pv1::CONSENT_STATUS_REVOKED, withdrawn);
+  SetEmailConsent("profiles/bob", pv1::CONSENT_STATUS_REVOKED, withdrawn);
+  int calls = ConsentCalls();
+  ASSERT_TRUE(ConsentsChanged("profiles/carl").ok());
+  ASSERT_TRUE(ConsentsChanged("profiles/bob").ok());
+  EXPECT_EQ(ConsentCalls(), calls + 2);
+  EXPECT_EQ(TotalConversions(Results(e)), 1);
+  // bob: after the withdrawal nothing counts; an older purchase recorded late does.
+  Interact("profiles/bob", {{"purchase", kStart + absl::Minutes(25)}});
+  EXPECT_EQ(TotalConversions(Results(e)), 1);
+  Interact("profiles/bob", {{"purchase", kStart + absl::Minutes(10)}});
+  EXPECT_EQ(TotalConversions(Results(e)), 2);
+  // Granting again does not reopen the window.
+  SetEmailConsent("profiles/carl", pv1::CONSENT_STATUS_GRANTED, clock_.Now());
+  ASSERT_TRUE(ConsentsChanged("profiles/carl").ok());
+  Interact("profiles/carl", {{"purchase", kStart + absl::Minutes(45)}});
+  v1::ExperimentResults r = Results(e);
+  EXPECT_EQ(TotalConversions(r), 2);
+  EXPECT_EQ(TotalExposures(r), 3);
+
+  // Once every withdrawal is known, consent changes of these profiles cost no call, nor
+  // do those of profiles without an exposure to an experiment with a purpose.
+  calls = ConsentCalls();
+  ASSERT_TRUE(ConsentsChanged("profiles/bob").ok());
+  ASSERT_TRUE(ConsentsChanged("profiles/nobody").ok());
+  EXPECT_EQ(ConsentCalls(), calls);
+}
+
+// Merged profiles are one person: the earliest withdrawal of either ends the counting,
+// whichever exposure survives.
+TEST_P(ExperimentsTest, MergeKeepsTheEarliestWithdrawal) {
+  v1::Experiment design = Design();
+  design.set_purpose(pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+  v1::Experiment e = CreateAndStart("merged-mail", design);
+  SetEmailConsent("profiles/old", pv1::CONSENT_STATUS_GRANTED, kStart);
+  SetEmailConsent("profiles/new", pv1::CONSENT_STATUS_GRANTED, kStart);
+  MustAssign(e, "profiles/old");
+  clock_.Advance(absl::Minutes(1));
+  MustAssign(e, "profiles/new");
+  SetEmailConsent("profiles/new", pv1::CONSENT_STATUS_REVOKED, kStart + absl::Minutes(10));
+  ASSERT_TRUE(ConsentsChanged("profiles/new").ok());
+  ev::ProfilesMerged merged;
+  merged.set_survivor("profiles/new");
+  merged.add_merged("profiles/old");
+  ASSERT_TRUE(Apply(merged).ok());
+  Interact("profiles/new", {{"purchase", kStart + absl::Minutes(15)}});
+  EXPECT_EQ(TotalConversions(Results(e)), 0);
+  Interact("profiles/new", {{"purchase", kStart + absl::Minutes(5)}});
+  v1::ExperimentResults r = Results(e);
+  EXPECT_EQ(TotalConversions(r), 1);
+  EXPECT_EQ(TotalExposures(r), 1);
+}
+
+TEST_P(ExperimentsTest, ConsentChangeWithoutPreparedConsentsIsDeliveredAgain) {
+  v1::Experiment design = Design();
+  design.set_purpose(pv1::CONSENT_PURPOSE_MARKETING_EMAIL);
+  v1::Experiment e = CreateAndStart("race", design);
+  SetEmailConsent("profiles/ana", pv1::CONSENT_STATUS_GRANTED, kStart);
+  MustAssign(e, "profiles/ana");
+  // As if the exposure was recorded after PrepareEvent looked.
+  ev::ProfileChanged changed;
+  changed.set_profile("profiles/ana");
+  changed.add_changed_paths("consents");
+  ev::Event event;
+  event.set_id("race-1");
+  event.mutable_payload()->PackFrom(changed);
+  absl::Status status =
+      db_->Transact([&](store::Tx& tx) { return ex().ApplyEvent(tx, event, {}); });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(runtime::Reason(status), "CONSENTS_NOT_READ");
 }
 
 // ---- Conversions ----------------------------------------------------------------------
