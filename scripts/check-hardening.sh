@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hardening checks (docs/HARDENING.md), run by .ci/run after scripts/test.sh:
+# The hardening checks (docs/HARDENING.md), for CI after scripts/test.sh:
 #   1. the whole test suite built with AddressSanitizer and UndefinedBehaviorSanitizer
 #      (GCC, build-asan/), run by ctest: any memory error, leak or undefined behaviour
 #      fails its test;
