@@ -26,6 +26,10 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
   if (it != metadata.end() && !it->second.empty() && it->second.size() <= 128) {
     return std::string(it->second.data(), it->second.size());
   }
+  return NewRequestId();
+}
+
+std::string NewRequestId() {
   static SystemClock clock;
   static UlidGenerator ids(clock);
   return ids.NewId();

@@ -35,6 +35,9 @@ absl::Time DeadlineOf(const grpc::ServerContextBase& context);
 // calls never outlives its caller.
 void PropagateDeadline(const grpc::ServerContextBase& incoming, grpc::ClientContext& outgoing);
 
+// A new request id (a ULID), for a call that brought none.
+std::string NewRequestId();
+
 // The caller's "x-request-id" metadata, or a new id.
 std::string RequestIdOf(const grpc::ServerContextBase& context);
 

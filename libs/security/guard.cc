@@ -6,7 +6,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/message.h"
-#include "libs/runtime/clock.h"
+#include "libs/runtime/handler.h"
 #include "libs/runtime/log.h"
 #include "libs/security/access.h"
 
@@ -24,9 +24,7 @@ std::string CodeName(grpc::StatusCode code) {
 }
 
 const std::vector<std::string>& AllScopes() {
-  static const auto* all = new std::vector<std::string>{
-      std::string(kScopePiiRead), std::string(kScopePiiWrite), std::string(kScopeErase),
-      std::string(kScopeAuditRead)};
+  static const auto* all = new std::vector<std::string>(std::begin(kScopes), std::end(kScopes));
   return *all;
 }
 
@@ -75,9 +73,7 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
         request_id_ = ToString(id->second);
       } else {
         // Handlers read the same id (runtime::RequestIdOf), so logs and audit agree.
-        static runtime::SystemClock clock;
-        static runtime::UlidGenerator ids(clock);
-        request_id_ = ids.NewId();
+        request_id_ = runtime::NewRequestId();
         metadata->emplace(grpc::string_ref("x-request-id"), grpc::string_ref(request_id_));
       }
     }

@@ -33,8 +33,7 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view json) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a centric.security.v1.Policy in JSON: ", parsed.message().as_string()));
   }
-  const std::set<absl::string_view> known = {kScopePiiRead, kScopePiiWrite, kScopeErase,
-                                             kScopeAuditRead};
+  const std::set<absl::string_view> known(std::begin(kScopes), std::end(kScopes));
   std::set<std::string> callers;
   for (int i = 0; i < policy.policy_.callers_size(); ++i) {
     const v1::CallerPolicy& entry = policy.policy_.callers(i);

@@ -17,6 +17,9 @@ inline constexpr absl::string_view kScopePiiRead = "pii:read";
 inline constexpr absl::string_view kScopePiiWrite = "pii:write";
 inline constexpr absl::string_view kScopeErase = "erase";
 inline constexpr absl::string_view kScopeAuditRead = "audit:read";
+// Every scope, in the order above.
+inline constexpr absl::string_view kScopes[] = {kScopePiiRead, kScopePiiWrite, kScopeErase,
+                                                kScopeAuditRead};
 
 class Policy {
  public:
