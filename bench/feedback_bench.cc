@@ -5,9 +5,15 @@
 // database pays). Also: sentiment accuracy on the labelled sample and scoring speed.
 //
 //   bin/feedback_bench [--responses=100000] [--profiles=2000]
+//
+// Data: the demo population (libs/demo) of --profiles customers, created through
+// CreateProfile with their identities, traits and consents; the responses replay its NPS
+// answers (scores that drop after slow support tickets, their touchpoints and channels)
+// in turn, with comments chosen by score band, until --responses are sent.
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "centric/feedback/v1/feedback_service.grpc.pb.h"
 #include "centric/profiles/v1/profiles_service.grpc.pb.h"
+#include "libs/demo/population.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/runtime/log.h"
 #include "libs/runtime/resource.h"
@@ -42,7 +49,8 @@ struct Options {
   int profiles = 2000;
 };
 
-// Comments as customers write them, cycled through the responses.
+// Comments as customers write them, cycled through the responses (the text benchmark)
+// and picked by score band for the ingestion: detractors complain, promoters praise.
 const char* const kComments[] = {
     "",
     "Great service, the delivery was fast and the staff very friendly.",
@@ -55,28 +63,50 @@ const char* const kComments[] = {
     "",
     "The product is good but the price went up again.",
 };
+constexpr int kDetractorComments[] = {2, 3, 5, 7, 0};
+constexpr int kPassiveComments[] = {4, 9, 0, 8};
+constexpr int kPromoterComments[] = {1, 6, 0};
+
+const char* CommentFor(int score, int i) {
+  if (score <= 6) return kComments[kDetractorComments[i % std::size(kDetractorComments)]];
+  if (score <= 8) return kComments[kPassiveComments[i % std::size(kPassiveComments)]];
+  return kComments[kPromoterComments[i % std::size(kPromoterComments)]];
+}
+
+// The demo population's NPS answers, in profile order.
+struct Answer {
+  std::string profile;  // "profiles/demo-00042"
+  demo::NpsAnswer nps;
+};
 
 int Fail(absl::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "%s: %s\n", std::string(what).c_str(), status.ToString().c_str());
   return 1;
 }
 
-fv1::SubmitResponseRequest ResponseRow(int i, const Options& options, absl::Time base) {
+// Response i: answer i % answers.size(); each later round is an import of the same
+// answers a day earlier, so every row is distinct.
+fv1::SubmitResponseRequest ResponseRow(int i, const std::vector<Answer>& answers) {
+  const Answer& answer = answers[i % answers.size()];
+  const int round = static_cast<int>(i / answers.size());
   fv1::SubmitResponseRequest r;
   r.set_parent("surveys/nps");
   r.set_request_id(absl::StrCat("import-", i));
   fv1::Response* response = r.mutable_response();
-  response->set_profile(absl::StrCat("profiles/p", i % options.profiles));
-  response->set_score(i * 7 % 11);
-  response->set_comment(kComments[i % (sizeof kComments / sizeof kComments[0])]);
-  // Historical answers (an import): a minute apart, ending a week ago.
-  *response->mutable_submit_time() = runtime::ToTimestamp(base - absl::Minutes(i));
+  response->set_profile(answer.profile);
+  response->set_score(answer.nps.score);
+  response->set_channel(answer.nps.channel);
+  response->set_touchpoint(answer.nps.touchpoint);
+  response->set_comment(CommentFor(answer.nps.score, i));
+  *response->mutable_submit_time() =
+      runtime::ToTimestamp(answer.nps.time - absl::Hours(24) * round);
   return r;
 }
 
 // Raw rows into PostgreSQL: the same number of rows, each with the serialized request as
 // payload, 500 per transaction, in multi-row INSERTs.
-absl::StatusOr<double> BaselineRate(store::Database& db, const Options& options, absl::Time base) {
+absl::StatusOr<double> BaselineRate(store::Database& db, const Options& options,
+                                    const std::vector<Answer>& answers) {
   if (auto s = db.Exec("CREATE TABLE raw_responses (id TEXT PRIMARY KEY, survey TEXT, profile "
                        "TEXT, score BIGINT, submit_time BIGINT, data BYTEA)");
       !s.ok()) {
@@ -86,7 +116,7 @@ absl::StatusOr<double> BaselineRate(store::Database& db, const Options& options,
   for (int first = 0; first < options.responses; first += 500) {
     std::vector<store::Params> rows;
     for (int i = first; i < std::min(options.responses, first + 500); ++i) {
-      fv1::SubmitResponseRequest r = ResponseRow(i, options, base);
+      fv1::SubmitResponseRequest r = ResponseRow(i, answers);
       rows.push_back({r.request_id(), std::string("nps"), r.response().profile(),
                       int64_t{r.response().score()},
                       absl::ToUnixMicros(runtime::FromTimestamp(r.response().submit_time())),
@@ -165,12 +195,22 @@ int Run(const Options& options) {
   auto profiles = pv1::Profiles::NewStub(channel);
   auto feedback = fv1::Feedback::NewStub(channel);
 
-  std::fprintf(stderr, "creating %d profiles...\n", options.profiles);
+  // A week ago, so every answer is in the past and within the reporting window.
+  auto population =
+      demo::Generate({.profiles = options.profiles, .end = absl::Now() - absl::Hours(24 * 7)});
+  if (!population.ok()) return Fail("demo population", population.status());
+  std::vector<Answer> answers;
+  for (const demo::GeneratedProfile& p : population->profiles) {
+    if (p.nps.has_value()) answers.push_back({absl::StrCat("profiles/", p.id), *p.nps});
+  }
+  if (answers.empty()) return Fail("demo population", absl::FailedPreconditionError("no answers"));
+  std::fprintf(stderr, "creating %d demo profiles (%zu NPS answers to replay)...\n",
+               options.profiles, answers.size());
   absl::Status created = bench::ForEachIndex(4, options.profiles, [&](int i) -> absl::Status {
     grpc::ClientContext context;
     pv1::CreateProfileRequest request;
-    request.set_profile_id(absl::StrCat("p", i));
-    request.mutable_profile()->set_kind(pv1::PROFILE_KIND_PERSON);
+    request.set_profile_id(population->profiles[i].id);
+    *request.mutable_profile() = population->profiles[i].profile;
     pv1::Profile out;
     grpc::Status s = profiles->CreateProfile(&context, request, &out);
     return s.ok() ? absl::OkStatus() : absl::InternalError(s.error_message());
@@ -202,10 +242,9 @@ int Run(const Options& options) {
     }
   }
 
-  const absl::Time base = absl::Now() - absl::Hours(24 * 7);
   std::vector<fv1::SubmitResponseRequest> rows;
   rows.reserve(options.responses);
-  for (int i = 0; i < options.responses; ++i) rows.push_back(ResponseRow(i, options, base));
+  for (int i = 0; i < options.responses; ++i) rows.push_back(ResponseRow(i, answers));
   std::fprintf(stderr, "streaming %d responses...\n", options.responses);
   grpc::ClientContext context;
   fv1::StreamResponsesSummary summary;
@@ -222,11 +261,12 @@ int Run(const Options& options) {
 
   auto raw = store::Open(*baseline_url);
   if (!raw.ok()) return Fail("open", raw.status());
-  auto baseline = BaselineRate(**raw, options, base);
+  auto baseline = BaselineRate(**raw, options, answers);
   if (!baseline.ok()) return Fail("baseline", baseline.status());
 
   server.Shutdown();
   for (auto it = modules.rbegin(); it != modules.rend(); ++it) (*it)->Stop();
+  absl::PrintF("demo_population profiles %d answers %d\n", options.profiles, answers.size());
   absl::PrintF("stream_responses accepted %d rejected %d in %.2f s\n", summary.accepted(),
                summary.rejected(), seconds);
   absl::PrintF("stream_responses_per_s %.0f\n", rate);

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <thread>
 
 #include "httplib.h"
 
@@ -12,6 +11,7 @@
 #include "libs/cache/redis_cache.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/events/redis_streams_bus.h"
+#include "libs/http/background_server.h"
 #include "libs/runtime/log.h"
 #include "libs/security/audit.h"
 #include "libs/security/channels.h"
@@ -57,32 +57,23 @@ void RegisterBusMetrics(Infrastructure& infra) {
 // Serves GET /metrics on `listen` until destroyed.
 class MetricsEndpoint {
  public:
-  MetricsEndpoint(runtime::MetricsRegistry& registry) : registry_(registry) {}
-  ~MetricsEndpoint() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
+  explicit MetricsEndpoint(runtime::MetricsRegistry& registry)
+      : registry_(registry), background_(server_) {}
   absl::Status Start(const std::string& listen) {
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(registry_.Render(), "text/plain; version=0.0.4");
     });
-    std::string host = listen.substr(0, listen.rfind(':'));
-    int port = std::atoi(listen.substr(listen.rfind(':') + 1).c_str());
-    if (port == 0) {
-      port = server_.bind_to_any_port(host);
-    } else if (!server_.bind_to_port(host, port)) {
-      port = -1;
+    if (absl::Status status = background_.Start(listen, "--metrics-listen"); !status.ok()) {
+      return status;
     }
-    if (port <= 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " for metrics"));
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    runtime::LogInfo("metrics_listening", {{"address", absl::StrCat(host, ":", port)}});
+    runtime::LogInfo("metrics_listening", {{"address", background_.address()}});
     return absl::OkStatus();
   }
 
  private:
   runtime::MetricsRegistry& registry_;
   httplib::Server server_;
-  std::thread thread_;
+  http::BackgroundServer background_;  // declared after server_: stops before it goes
 };
 
 }  // namespace
@@ -120,6 +111,8 @@ absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime
     events::RedisStreamsOptions options;
     options.host = redis->host;
     options.port = redis->port;
+    options.username = redis->username;
+    options.password = redis->password;
     infra->bus = events::NewRedisStreamsBus(options);
   } else {
     if (mode == Mode::kService) {

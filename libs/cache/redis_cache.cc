@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "libs/runtime/config.h"
 #include "libs/runtime/log.h"
 
 namespace centric::cache {
@@ -526,6 +527,18 @@ std::unique_ptr<Connection> RedisCache::Connect(int64_t generation, std::string*
     *error = absl::StrCat("set timeout: ", connection->context->errstr);
     return nullptr;
   }
+  if (!options_.password.empty()) {
+    std::vector<absl::string_view> auth = {"AUTH"};
+    if (!options_.username.empty()) auth.push_back(options_.username);
+    auth.push_back(options_.password);
+    Reply reply = Command(*connection, auth, error);
+    if (reply == nullptr) return nullptr;
+    if (IsErrorReply(reply)) {
+      // WRONGPASS, or "AUTH <password> called without any password configured".
+      *error = absl::StrCat("AUTH refused: ", ReplyText(*reply));
+      return nullptr;
+    }
+  }
   for (auto [script, sha] : {std::pair{&SetIfNewerScript(), &connection->set_sha},
                              std::pair{&InvalidateScript(), &connection->invalidate_sha}}) {
     Reply reply = Command(*connection, {"SCRIPT", "LOAD", *script}, error);
@@ -559,6 +572,34 @@ int64_t RedisCache::JitteredTtlMillis() {
   return std::max<int64_t>(1, ttl + offset);
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes the user or password of a URL. Errors name `part`, never its value.
+absl::StatusOr<std::string> PercentDecode(absl::string_view text, absl::string_view part) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const int high = i + 2 < text.size() ? HexDigit(text[i + 1]) : -1;
+    const int low = i + 2 < text.size() ? HexDigit(text[i + 2]) : -1;
+    if (high < 0 || low < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "redis URL: the ", part, " has a '%' not followed by two hex digits; write '%' as %25"));
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url) {
@@ -566,13 +607,35 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url) {
   if (!absl::ConsumePrefix(&rest, "redis://")) {
     if (absl::StartsWith(url, "rediss://")) {
       return absl::InvalidArgumentError(
-          "redis URL: TLS (rediss://) is not supported; use redis://host:port");
+          "redis URL: TLS (rediss://) is not supported (hiredis 0.14 has no TLS); use "
+          "redis://host:port behind a TLS proxy, see docs/SECURITY.md");
     }
     return absl::InvalidArgumentError(
-        absl::StrCat("redis URL must look like redis://host:port, got \"", url, "\""));
+        absl::StrCat("redis URL must look like redis://[user:password@]host:port, got \"",
+                     runtime::RedactUrlPassword(url), "\""));
   }
-  if (absl::StrContains(rest, '@')) {
-    return absl::InvalidArgumentError("redis URL: credentials (user:password@) are not supported");
+  // The user information runs to the last '@', so an unescaped '@', '/' or '?' in a
+  // password still parses.
+  std::string username;
+  std::string password;
+  if (size_t at = rest.rfind('@'); at != absl::string_view::npos) {
+    absl::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const size_t colon = userinfo.find(':');
+    if (colon == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          "redis URL: credentials must be written user:password@ or :password@ (no ':' found "
+          "before '@')");
+    }
+    auto user = PercentDecode(userinfo.substr(0, colon), "user");
+    if (!user.ok()) return user.status();
+    auto pass = PercentDecode(userinfo.substr(colon + 1), "password");
+    if (!pass.ok()) return pass.status();
+    if (pass->empty()) {
+      return absl::InvalidArgumentError("redis URL: the password after ':' is empty");
+    }
+    username = std::move(*user);
+    password = std::move(*pass);
   }
   if (absl::StrContains(rest, '?') || absl::StrContains(rest, '#')) {
     return absl::InvalidArgumentError("redis URL: query parameters are not supported");
@@ -620,6 +683,8 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url) {
 
   RedisOptions options;
   options.host = std::string(host);
+  options.username = std::move(username);
+  options.password = std::move(password);
   if (has_port) {
     int port = 0;
     if (!absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {

@@ -17,6 +17,11 @@ namespace centric::cache {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Sent with AUTH on every new connection when `password` is not empty: AUTH username
+  // password (Redis 6 ACL users) when `username` is set, else AUTH password
+  // (requirepass).
+  std::string username;
+  std::string password;
   int pool_size = 8;
   absl::Duration connect_timeout = absl::Milliseconds(200);
   absl::Duration command_timeout = absl::Milliseconds(100);
@@ -36,8 +41,12 @@ struct RedisOptions {
   size_t max_pending_invalidations = 100000;
 };
 
-// Parses "redis://host:port" (port defaults to 6379). Errors: INVALID_ARGUMENT.
+// Parses "redis://[[username]:password@]host[:port][/0]" (port defaults to 6379; user
+// and password percent-encoded as in any URL, e.g. %40 for '@'). Errors:
+// INVALID_ARGUMENT naming the part at fault; the password is never part of a message.
+// TLS (rediss://) is refused: hiredis 0.14, Debian bookworm's, has no TLS.
 absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url);
+
 
 // Never fails to construct: an unreachable Redis is an outage, not an error.
 std::unique_ptr<VersionedCache> NewRedisCache(const RedisOptions& options);

@@ -50,8 +50,12 @@ std::string ReplyString(const redisReply* reply) { return std::string(reply->str
 // next command reconnects. Not thread-safe.
 class Connection {
  public:
-  Connection(std::string host, int port, absl::Duration timeout)
-      : host_(std::move(host)), port_(port), timeout_(timeout) {}
+  Connection(const RedisStreamsOptions& options, absl::Duration timeout)
+      : host_(options.host),
+        port_(options.port),
+        username_(options.username),
+        password_(options.password),
+        timeout_(timeout) {}
 
   bool connected() const { return context_ != nullptr; }
   void Reset() { context_.reset(); }
@@ -71,6 +75,7 @@ class Connection {
       if (redisSetTimeout(context.get(), tv) != REDIS_OK) {
         return absl::UnavailableError("redis: cannot set the socket timeout");
       }
+      if (absl::Status s = Authenticate(context.get()); !s.ok()) return s;
       context_ = std::move(context);
     }
     std::vector<const char*> argv;
@@ -96,8 +101,37 @@ class Connection {
   }
 
  private:
+  // AUTH on a new connection when a password is configured. A refusal is UNAVAILABLE, so
+  // consumers keep retrying with back-off (a rotated password in the Secret fixes it on
+  // the next rollout); its text names the user, never the password.
+  absl::Status Authenticate(redisContext* context) {
+    if (password_.empty()) return absl::OkStatus();
+    std::vector<const char*> argv = {"AUTH"};
+    std::vector<size_t> lengths = {4};
+    if (!username_.empty()) {
+      argv.push_back(username_.c_str());
+      lengths.push_back(username_.size());
+    }
+    argv.push_back(password_.c_str());
+    lengths.push_back(password_.size());
+    Reply reply(static_cast<redisReply*>(redisCommandArgv(
+        context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    if (reply == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("redis ", host_, ":", port_, ": AUTH: ", context->errstr));
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+      return absl::UnavailableError(absl::StrCat("redis ", host_, ":", port_, ": AUTH",
+                                                 username_.empty() ? "" : " as ", username_,
+                                                 " refused: ", ReplyString(reply.get())));
+    }
+    return absl::OkStatus();
+  }
+
   const std::string host_;
   const int port_;
+  const std::string username_;
+  const std::string password_;
   const absl::Duration timeout_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
 };
@@ -111,8 +145,7 @@ class RedisSubscription : public Subscription {
         handler_(std::move(handler)),
         stream_(StreamKey(bus_options.key_prefix, options_.topic)),
         // A blocked XREADGROUP must not look like a dead server.
-        connection_(bus_options.host, bus_options.port,
-                    bus_options.command_timeout + bus_options.block) {
+        connection_(bus_options, bus_options.command_timeout + bus_options.block) {
     // Creating the group before returning means an event published right after
     // Subscribe is seen; if Redis is down, the loop creates it on reconnect.
     group_ready_ = CreateGroup().ok();
@@ -291,7 +324,7 @@ class RedisSubscription : public Subscription {
 class RedisStreamsBus : public Bus {
  public:
   explicit RedisStreamsBus(const RedisStreamsOptions& options)
-      : options_(options), publisher_(options.host, options.port, options.command_timeout) {}
+      : options_(options), publisher_(options, options.command_timeout) {}
 
   absl::Status Publish(const Event& event) override {
     if (event.source().empty()) {

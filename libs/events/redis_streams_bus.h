@@ -24,6 +24,10 @@ namespace centric::events {
 struct RedisStreamsOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // AUTH [username] password on every connection when `password` is set (as the cache's
+  // cache::RedisOptions).
+  std::string username;
+  std::string password;
   std::string key_prefix = "centric:";
   absl::Duration command_timeout = absl::Seconds(2);
   // Pending entries idle this long are reclaimed by another consumer of the group.

@@ -20,7 +20,8 @@ absl::Status CheckUrl(absl::string_view name, absl::string_view value,
   std::string accepted;
   for (absl::string_view scheme : schemes) absl::StrAppend(&accepted, accepted.empty() ? "" : ", ", scheme);
   return absl::InvalidArgumentError(
-      absl::StrCat(name, ": \"", value, "\" must start with one of ", accepted));
+      absl::StrCat(name, ": \"", RedactUrlPassword(value), "\" must start with one of ",
+                   accepted));
 }
 
 absl::Status Apply(Config& config, absl::string_view name, absl::string_view value) {
@@ -221,6 +222,19 @@ std::string ConfigUsage(const std::string& program) {
       "CENTRIC_TLS_KEY, CENTRIC_TLS_CA, CENTRIC_TOKENS_FILE, CENTRIC_POLICY_FILE,\n"
       "CENTRIC_CLIENT_TOKEN_FILE, CENTRIC_HEALTH_LISTEN, CENTRIC_GRPC_SERVICE_CONFIG,\n"
       "CENTRIC_LOG_LEVEL. Flags win over the environment.\n");
+}
+
+std::string RedactUrlPassword(absl::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) return std::string(url);
+  const size_t authority = scheme_end + 3;
+  // The user information ends at the last '@' of the authority; a password may hold '/'
+  // or '?' (unescaped), so the authority is taken to run to the last '@' if there is one.
+  const size_t at = url.rfind('@');
+  if (at == absl::string_view::npos || at < authority) return std::string(url);
+  const size_t colon = url.find(':', authority);
+  if (colon == absl::string_view::npos || colon > at) return std::string(url);
+  return absl::StrCat(url.substr(0, colon + 1), "***", url.substr(at));
 }
 
 }  // namespace centric::runtime

@@ -5,9 +5,11 @@
 //   --database-url=URL       CENTRIC_DATABASE_URL    sqlite:///path.db (default
 //                                                    sqlite://.centric/centric.db) or
 //                                                    postgresql://...
-//   --redis-url=URL          CENTRIC_REDIS_URL       redis://host:port for the cache
-//   --bus-url=URL            CENTRIC_BUS_URL         redis://host:port for Redis Streams;
-//                                                    defaults to the redis url
+//   --redis-url=URL          CENTRIC_REDIS_URL       redis://[user:password@]host:port for
+//                                                    the cache (AUTH when a password is
+//                                                    given; never logged)
+//   --bus-url=URL            CENTRIC_BUS_URL         the same for Redis Streams; defaults
+//                                                    to the redis url
 //   --no-cache                                       run without the Redis cache
 //   --drain-timeout=DUR      CENTRIC_DRAIN_TIMEOUT   in-flight RPC drain on SIGTERM (20s)
 //   --workers=N              CENTRIC_WORKERS         handler threads (default 4 × cores,
@@ -59,6 +61,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace centric::runtime {
@@ -107,6 +110,11 @@ std::map<std::string, std::string> ProcessEnvironment();
 
 // Usage text listing the flags above.
 std::string ConfigUsage(const std::string& program);
+
+// `url` with the password of its user information replaced by "***"
+// ("postgresql://app:***@db:5432/centric"), for error messages and logs; unchanged when
+// it has none.
+std::string RedactUrlPassword(absl::string_view url);
 
 }  // namespace centric::runtime
 

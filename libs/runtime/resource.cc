@@ -112,12 +112,37 @@ absl::Status ApplyUpdateMask(const google::protobuf::Message& from,
   return absl::OkStatus();
 }
 
+bool ValidTimestamp(const google::protobuf::Timestamp& t) {
+  using google::protobuf::util::TimeUtil;
+  return t.seconds() >= TimeUtil::kTimestampMinSeconds &&
+         t.seconds() <= TimeUtil::kTimestampMaxSeconds && t.nanos() >= 0 &&
+         t.nanos() <= 999999999;
+}
+
+namespace {
+
+constexpr int64_t kMinMicros =
+    google::protobuf::util::TimeUtil::kTimestampMinSeconds * int64_t{1000000};
+constexpr int64_t kMaxMicros =
+    google::protobuf::util::TimeUtil::kTimestampMaxSeconds * int64_t{1000000} + 999999;
+
+}  // namespace
+
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+  // absl::ToUnixMicros saturates at the int64 limits for infinite times.
+  const int64_t micros = std::clamp(absl::ToUnixMicros(t), kMinMicros, kMaxMicros);
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000));
+  ts.set_nanos(static_cast<int32_t>((micros - ts.seconds() * 1000000) * 1000));
+  return ts;
 }
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixMicros(google::protobuf::util::TimeUtil::TimestampToMicroseconds(ts));
+  using google::protobuf::util::TimeUtil;
+  const int64_t seconds =
+      std::clamp<int64_t>(ts.seconds(), TimeUtil::kTimestampMinSeconds, TimeUtil::kTimestampMaxSeconds);
+  const int32_t nanos = std::clamp<int32_t>(ts.nanos(), 0, 999999999);
+  return absl::FromUnixMicros(seconds * 1000000 + nanos / 1000);
 }
 
 absl::StatusOr<std::vector<std::string>> ExportProfileNames(

@@ -62,7 +62,17 @@ absl::Status ApplyUpdateMask(const google::protobuf::Message& from,
                              const std::vector<std::string>& updatable,
                              google::protobuf::Message& to);
 
+// Whether `t` is in the range google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999999999Z, nanos in [0, 999999999]. Every request timestamp is
+// checked with it before use; kInvalidTimestamp is the violation's description.
+bool ValidTimestamp(const google::protobuf::Timestamp& t);
+inline constexpr char kInvalidTimestamp[] =
+    "must be a valid timestamp between 0001-01-01 and 9999-12-31";
+
+// `t` at microsecond precision, clamped to the range above (an infinite or out-of-range
+// time becomes the first or last representable instant instead of an invalid message).
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
+// `ts` at microsecond precision; a timestamp outside the range above is clamped to it.
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 
 // The names an ExportProfileData request asks about (each service's part of the Profiles

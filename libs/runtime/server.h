@@ -26,6 +26,11 @@ void BlockTerminationSignals();
 // Waits for SIGTERM or SIGINT (after BlockTerminationSignals) and returns its number.
 int WaitForTerminationSignal();
 
+// Largest response the suite's own clients accept, bytes: sibling channels
+// (security::NewChannel) and centricctl. Above gRPC's 4 MiB default because
+// ExportProfile gathers every service's data about one person into one message.
+inline constexpr int kMaxResponseBytes = 64 * 1024 * 1024;
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";
   absl::Duration drain_timeout = absl::Seconds(20);

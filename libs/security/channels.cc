@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/runtime/log.h"
+#include "libs/runtime/server.h"
 
 namespace centric::security {
 namespace {
@@ -101,6 +102,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 std::shared_ptr<grpc::Channel> NewChannel(const runtime::Config& config, const std::string& target) {
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
+  args.SetMaxReceiveMessageSize(runtime::kMaxResponseBytes);
   if (!config.grpc_service_config.empty()) {
     std::string json = ReadOrLog(config.grpc_service_config, "--grpc-service-config");
     if (!json.empty()) args.SetServiceConfigJSON(json);

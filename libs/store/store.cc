@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "libs/runtime/config.h"
 #include "libs/store/backends.h"
 
 namespace centric::store {
@@ -117,8 +118,9 @@ absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view url, const Open
   if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
     return internal::OpenPostgres(std::string(url), options);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "database URL \"", url, "\" must start with sqlite://, sqlite::memory: or postgresql://"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("database URL \"", runtime::RedactUrlPassword(url),
+                   "\" must start with sqlite://, sqlite::memory: or postgresql://"));
 }
 
 std::string ExpandPortableSql(absl::string_view sql, Backend backend) {

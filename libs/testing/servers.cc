@@ -197,8 +197,10 @@ bool RedisAnswers(int port) {
   bool ok = false;
   if (c->err == 0) {
     redisSetTimeout(c, tv);
+    // PONG, or NOAUTH when a password is required: either way the server answers.
     auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"));
-    ok = reply != nullptr && reply->type == REDIS_REPLY_STATUS;
+    ok = reply != nullptr &&
+         (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR);
     if (reply != nullptr) freeReplyObject(reply);
   }
   redisFree(c);
@@ -207,8 +209,9 @@ bool RedisAnswers(int port) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(const std::string& password) {
   std::unique_ptr<RedisServer> server(new RedisServer());
+  server->password_ = password;
   server->dir_ = std::make_unique<TempDir>();
   server->port_ = FreePort();
   if (absl::Status s = server->Launch(); !s.ok()) return s;
@@ -217,10 +220,14 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
 }
 
 absl::Status RedisServer::Launch() {
-  auto process = Process::Start(
-      {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-       "--appendonly", "no", "--dir", dir_->path(), "--protected-mode", "yes"},
-      dir_->path() + "/redis.log");
+  std::vector<std::string> argv = {
+      "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no", "--dir", dir_->path(), "--protected-mode", "yes"};
+  if (!password_.empty()) {
+    argv.push_back("--requirepass");
+    argv.push_back(password_);
+  }
+  auto process = Process::Start(argv, dir_->path() + "/redis.log");
   if (!process.ok()) return process.status();
   process_ = std::move(*process);
   absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -233,7 +240,10 @@ absl::Status RedisServer::Launch() {
       absl::StrCat("redis-server did not start on port ", port_, "; see ", dir_->path()));
 }
 
-std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:", port_); }
+std::string RedisServer::url() const {
+  return password_.empty() ? absl::StrCat("redis://127.0.0.1:", port_)
+                           : absl::StrCat("redis://:", password_, "@127.0.0.1:", port_);
+}
 
 void RedisServer::Stop() {
   if (process_ != nullptr) process_->Kill();

@@ -65,12 +65,14 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& log_path
 // in a leaked static) are stopped by an atexit hook, so their data folders go too.
 class RedisServer {
  public:
-  // Starts redis-server without persistence. Errors: UNAVAILABLE (not installed or did
-  // not answer PING within 10 s).
-  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  // Starts redis-server without persistence; with a `password`, clients must AUTH with
+  // it (requirepass). Errors: UNAVAILABLE (not installed or did not answer PING within
+  // 10 s).
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(const std::string& password = "");
   ~RedisServer();
   int port() const { return port_; }
-  std::string url() const;  // "redis://127.0.0.1:<port>"
+  // "redis://127.0.0.1:<port>", or "redis://:<password>@127.0.0.1:<port>".
+  std::string url() const;
   // Stops the server, keeping the port, to simulate an outage; Restart brings it back
   // (empty).
   void Stop();
@@ -84,6 +86,7 @@ class RedisServer {
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Process> process_;
   int port_ = 0;
+  std::string password_;
 };
 
 class PostgresServer {

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -27,6 +28,7 @@
 #include "centric/profiles/v1/profiles_service.grpc.pb.h"
 #include "centric/reporting/v1/reporting_service.grpc.pb.h"
 #include "centric/segmentation/v1/segmentation_service.grpc.pb.h"
+#include "libs/runtime/server.h"
 #include "services/centricctl/args.h"
 #include "services/centricctl/csv.h"
 #include "services/centricctl/errors.h"
@@ -51,11 +53,18 @@ constexpr char kUsage[] =
     "  segments preview --rule=CEL [--sample=10]\n"
     "  segments members ID\n"
     "  segments overlap A B [C ...]\n"
+    "  surveys create --id=ID --kind=nps|csat|ces|open_text --question=TEXT --owner-team=T\n"
+    "      [--name=DISPLAY] [--touchpoint=T] [--channel=web|email|...] [--stage=purchase|...]\n"
+    "      [--min-days=N] [--consent=marketing_email|...]\n"
+    "  surveys list\n"
+    "  policies create --id=ID --rule=CEL --owner-team=T --first-contact-sla=48h\n"
+    "      [--resolution-sla=168h] [--priority=N] [--name=DISPLAY]   (follow-up policies)\n"
+    "  policies list\n"
     "  feedback submit --survey=ID --profile=ID --score=N [--comment=TEXT]\n"
     "  feedback follow-ups [--team=T] [--state=open|contacted|resolved|closed]\n"
     "  reports nps --from=YYYY-MM-DD --to=YYYY-MM-DD [--by=segment|channel|touchpoint|"
     "survey|persona] [--granularity=day|week|month]\n"
-    "  reports scorecard --from=YYYY-MM-DD --to=YYYY-MM-DD\n"
+    "  reports scorecard --from=YYYY-MM-DD --to=YYYY-MM-DD [--team-view]\n"
     "  reports experiment ID\n"
     "global flags: --target (env CENTRIC_TARGET, default 127.0.0.1:50051), "
     "--profiles-target, --segmentation-target, --feedback-target, --reporting-target, "
@@ -122,7 +131,9 @@ class Session {
         options.pem_private_key = security_.key;
         credentials = grpc::SslCredentials(options);
       }
-      channel = grpc::CreateChannel(targets_[service], credentials);
+      grpc::ChannelArguments channel_args;
+      channel_args.SetMaxReceiveMessageSize(runtime::kMaxResponseBytes);  // large exports
+      channel = grpc::CreateCustomChannel(targets_[service], credentials, channel_args);
     }
     return channel;
   }
@@ -160,6 +171,47 @@ class Session {
 std::string EnumLabel(const std::string& name, const std::string& prefix) {
   std::string label = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
   return label == "UNSPECIFIED" ? "-" : absl::AsciiStrToLower(label);
+}
+
+// The enum value --`flag` names, written as EnumLabel prints it ("open_text", or
+// "open-text"), into `value`; false with `error` listing the accepted labels. An absent
+// flag leaves `value` alone.
+bool EnumFlag(const Args& args, const std::string& flag,
+              const google::protobuf::EnumDescriptor* type, const std::string& prefix,
+              int* value, std::string* error) {
+  if (!args.Has(flag)) return true;
+  std::string label = absl::AsciiStrToUpper(args.Get(flag));
+  std::replace(label.begin(), label.end(), '-', '_');
+  const google::protobuf::EnumValueDescriptor* found =
+      label == "UNSPECIFIED" ? nullptr : type->FindValueByName(absl::StrCat(prefix, label));
+  if (found != nullptr) {
+    *value = found->number();
+    return true;
+  }
+  std::vector<std::string> labels;
+  for (int i = 0; i < type->value_count(); ++i) {
+    std::string name = EnumLabel(type->value(i)->name(), prefix);
+    if (name != "-") labels.push_back(name);
+  }
+  *error = absl::StrCat("--", flag, " is one of ", absl::StrJoin(labels, ", "), ", not \"",
+                        args.Get(flag), "\"");
+  return false;
+}
+
+// --`flag` as a duration ("48h", "90m"), into `duration`; false when it does not parse.
+bool DurationFlag(const Args& args, const std::string& flag, google::protobuf::Duration* duration) {
+  if (!args.Has(flag)) return true;
+  absl::Duration d;
+  if (!absl::ParseDuration(args.Get(flag), &d)) return false;
+  duration->set_seconds(absl::ToInt64Seconds(d));
+  duration->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d % absl::Seconds(1))));
+  return true;
+}
+
+std::string FormatDuration(const google::protobuf::Duration& duration) {
+  if (duration.seconds() == 0 && duration.nanos() == 0) return "-";
+  return absl::FormatDuration(absl::Seconds(duration.seconds()) +
+                              absl::Nanoseconds(duration.nanos()));
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& time) {
@@ -522,15 +574,13 @@ int FeedbackSubmit(Session& s) {
 int FeedbackFollowUps(Session& s) {
   fv1::ListFollowUpsRequest request;
   request.set_owner_team(s.args().Get("team"));
-  if (s.args().Has("state")) {
-    fv1::FollowUpState state;
-    std::string name =
-        absl::StrCat("FOLLOW_UP_STATE_", absl::AsciiStrToUpper(s.args().Get("state")));
-    if (!fv1::FollowUpState_Parse(name, &state) || state == fv1::FOLLOW_UP_STATE_UNSPECIFIED) {
-      return Usage("--state is one of open, contacted, resolved, closed");
-    }
-    request.set_state(state);
+  int state = fv1::FOLLOW_UP_STATE_UNSPECIFIED;
+  std::string error;
+  if (!EnumFlag(s.args(), "state", fv1::FollowUpState_descriptor(), "FOLLOW_UP_STATE_", &state,
+                &error)) {
+    return Usage(error);
   }
+  request.set_state(static_cast<fv1::FollowUpState>(state));
   auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
   Table table({"NAME", "PROFILE", "TEAM", "STATE", "OPENED", "FIRST CONTACT DUE"});
   do {
@@ -544,6 +594,154 @@ int FeedbackFollowUps(Session& s) {
       table.AddRow({f.name(), f.profile(), f.owner_team(),
                     EnumLabel(fv1::FollowUpState_Name(f.state()), "FOLLOW_UP_STATE_"),
                     FormatTime(f.open_time()), FormatTime(f.first_contact_due_time())});
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (!s.json()) table.Print(std::cout);
+  return kExitOk;
+}
+
+// ---- surveys and follow-up policies -----------------------------------------------
+
+void PrintSurvey(const fv1::Survey& survey) {
+  Table table({"FIELD", "VALUE"});
+  table.AddRow({"name", survey.name()});
+  table.AddRow({"display name", survey.display_name()});
+  table.AddRow({"kind", EnumLabel(fv1::SurveyKind_Name(survey.kind()), "SURVEY_KIND_")});
+  table.AddRow({"question", survey.question()});
+  table.AddRow({"owner team", survey.owner_team()});
+  if (!survey.touchpoint().empty()) table.AddRow({"touchpoint", survey.touchpoint()});
+  table.AddRow({"channel", EnumLabel(pv1::Channel_Name(survey.channel()), "CHANNEL_")});
+  table.AddRow({"journey stage",
+                EnumLabel(fv1::JourneyStage_Name(survey.journey_stage()), "JOURNEY_STAGE_")});
+  const fv1::ContactPolicy& contact = survey.contact_policy();
+  if (contact.min_days_between_responses() > 0) {
+    table.AddRow({"min days between responses", absl::StrCat(contact.min_days_between_responses())});
+  }
+  table.AddRow({"required consent", EnumLabel(pv1::ConsentPurpose_Name(contact.required_consent()),
+                                              "CONSENT_PURPOSE_")});
+  table.Print(std::cout);
+}
+
+int SurveysCreate(Session& s) {
+  const Args& args = s.args();
+  fv1::CreateSurveyRequest request;
+  request.set_survey_id(args.Get("id"));
+  fv1::Survey* survey = request.mutable_survey();
+  survey->set_display_name(args.Get("name", args.Get("id")));
+  survey->set_question(args.Get("question"));
+  survey->set_owner_team(args.Get("owner-team"));
+  survey->set_touchpoint(args.Get("touchpoint"));
+  int kind = 0, channel = 0, stage = 0, consent = 0;
+  std::string error;
+  if (!EnumFlag(args, "kind", fv1::SurveyKind_descriptor(), "SURVEY_KIND_", &kind, &error) ||
+      !EnumFlag(args, "channel", pv1::Channel_descriptor(), "CHANNEL_", &channel, &error) ||
+      !EnumFlag(args, "stage", fv1::JourneyStage_descriptor(), "JOURNEY_STAGE_", &stage, &error) ||
+      !EnumFlag(args, "consent", pv1::ConsentPurpose_descriptor(), "CONSENT_PURPOSE_", &consent,
+                &error)) {
+    return Usage(error);
+  }
+  survey->set_kind(static_cast<fv1::SurveyKind>(kind));
+  survey->set_channel(static_cast<pv1::Channel>(channel));
+  survey->set_journey_stage(static_cast<fv1::JourneyStage>(stage));
+  survey->mutable_contact_policy()->set_required_consent(static_cast<pv1::ConsentPurpose>(consent));
+  int min_days = 0;
+  if (!absl::SimpleAtoi(args.Get("min-days", "0"), &min_days)) {
+    return Usage("--min-days wants a whole number of days");
+  }
+  survey->mutable_contact_policy()->set_min_days_between_responses(min_days);
+  auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
+  grpc::ClientContext context;
+  s.Prepare(&context);
+  fv1::Survey created;
+  grpc::Status status = stub->CreateSurvey(&context, request, &created);
+  if (!status.ok()) return s.Fail(status, "feedback");
+  s.json() ? s.PrintJson(created) : PrintSurvey(created);
+  return kExitOk;
+}
+
+int SurveysList(Session& s) {
+  fv1::ListSurveysRequest request;
+  auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
+  Table table({"NAME", "KIND", "TEAM", "TOUCHPOINT", "CHANNEL", "CONSENT", "QUESTION"});
+  do {
+    grpc::ClientContext context;
+    s.Prepare(&context);
+    fv1::ListSurveysResponse response;
+    grpc::Status status = stub->ListSurveys(&context, request, &response);
+    if (!status.ok()) return s.Fail(status, "feedback");
+    if (s.json()) s.PrintJson(response);
+    for (const fv1::Survey& survey : response.surveys()) {
+      table.AddRow(
+          {survey.name(), EnumLabel(fv1::SurveyKind_Name(survey.kind()), "SURVEY_KIND_"),
+           survey.owner_team(), survey.touchpoint().empty() ? "-" : survey.touchpoint(),
+           EnumLabel(pv1::Channel_Name(survey.channel()), "CHANNEL_"),
+           EnumLabel(pv1::ConsentPurpose_Name(survey.contact_policy().required_consent()),
+                     "CONSENT_PURPOSE_"),
+           survey.question()});
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (!s.json()) table.Print(std::cout);
+  return kExitOk;
+}
+
+void PrintPolicy(const fv1::FollowUpPolicy& policy) {
+  Table table({"FIELD", "VALUE"});
+  table.AddRow({"name", policy.name()});
+  table.AddRow({"display name", policy.display_name()});
+  table.AddRow({"rule", policy.rule()});
+  table.AddRow({"owner team", policy.owner_team()});
+  table.AddRow({"first contact within", FormatDuration(policy.first_contact_sla())});
+  table.AddRow({"resolved within", FormatDuration(policy.resolution_sla())});
+  table.AddRow({"priority", absl::StrCat(policy.priority())});
+  table.Print(std::cout);
+}
+
+int PoliciesCreate(Session& s) {
+  const Args& args = s.args();
+  fv1::CreateFollowUpPolicyRequest request;
+  request.set_policy_id(args.Get("id"));
+  fv1::FollowUpPolicy* policy = request.mutable_policy();
+  policy->set_display_name(args.Get("name", args.Get("id")));
+  policy->set_rule(args.Get("rule"));
+  policy->set_owner_team(args.Get("owner-team"));
+  for (auto [flag, field] : {std::pair{"first-contact-sla", policy->mutable_first_contact_sla()},
+                             std::pair{"resolution-sla", policy->mutable_resolution_sla()}}) {
+    if (!DurationFlag(args, flag, field)) {
+      return Usage(absl::StrCat("--", flag, " wants a duration such as 48h or 90m"));
+    }
+  }
+  int priority = 0;
+  if (!absl::SimpleAtoi(args.Get("priority", "0"), &priority)) {
+    return Usage("--priority wants a whole number from 0 to 1000");
+  }
+  policy->set_priority(priority);
+  auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
+  grpc::ClientContext context;
+  s.Prepare(&context);
+  fv1::FollowUpPolicy created;
+  grpc::Status status = stub->CreateFollowUpPolicy(&context, request, &created);
+  if (!status.ok()) return s.Fail(status, "feedback");
+  s.json() ? s.PrintJson(created) : PrintPolicy(created);
+  return kExitOk;
+}
+
+int PoliciesList(Session& s) {
+  fv1::ListFollowUpPoliciesRequest request;
+  auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
+  Table table({"NAME", "TEAM", "FIRST CONTACT", "RESOLUTION", "PRIORITY", "RULE"});
+  do {
+    grpc::ClientContext context;
+    s.Prepare(&context);
+    fv1::ListFollowUpPoliciesResponse response;
+    grpc::Status status = stub->ListFollowUpPolicies(&context, request, &response);
+    if (!status.ok()) return s.Fail(status, "feedback");
+    if (s.json()) s.PrintJson(response);
+    for (const fv1::FollowUpPolicy& policy : response.policies()) {
+      table.AddRow({policy.name(), policy.owner_team(), FormatDuration(policy.first_contact_sla()),
+                    FormatDuration(policy.resolution_sla()), absl::StrCat(policy.priority()),
+                    policy.rule()});
     }
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
@@ -583,25 +781,16 @@ int ReportsNps(Session& s) {
   if (!ParsePeriod(args, request.mutable_start_time(), request.mutable_end_time())) {
     return Usage("reports nps needs --from=YYYY-MM-DD and --to=YYYY-MM-DD");
   }
-  if (args.Has("by")) {
-    rv1::Dimension dimension;
-    if (!rv1::Dimension_Parse(absl::StrCat("DIMENSION_", absl::AsciiStrToUpper(args.Get("by"))),
-                              &dimension) ||
-        dimension == rv1::DIMENSION_UNSPECIFIED) {
-      return Usage("--by is one of segment, persona, channel, touchpoint, survey");
-    }
-    request.set_dimension(dimension);
+  int dimension = rv1::DIMENSION_UNSPECIFIED;
+  int granularity = rv1::GRANULARITY_UNSPECIFIED;
+  std::string error;
+  if (!EnumFlag(args, "by", rv1::Dimension_descriptor(), "DIMENSION_", &dimension, &error) ||
+      !EnumFlag(args, "granularity", rv1::Granularity_descriptor(), "GRANULARITY_", &granularity,
+                &error)) {
+    return Usage(error);
   }
-  if (args.Has("granularity")) {
-    rv1::Granularity granularity;
-    if (!rv1::Granularity_Parse(
-            absl::StrCat("GRANULARITY_", absl::AsciiStrToUpper(args.Get("granularity"))),
-            &granularity) ||
-        granularity == rv1::GRANULARITY_UNSPECIFIED) {
-      return Usage("--granularity is one of day, week, month");
-    }
-    request.set_granularity(granularity);
-  }
+  request.set_dimension(static_cast<rv1::Dimension>(dimension));
+  request.set_granularity(static_cast<rv1::Granularity>(granularity));
   auto stub = rv1::Reporting::NewStub(s.Channel("reporting"));
   grpc::ClientContext context;
   s.Prepare(&context);
@@ -638,6 +827,7 @@ int ReportsScorecard(Session& s) {
   if (!ParsePeriod(s.args(), request.mutable_start_time(), request.mutable_end_time())) {
     return Usage("reports scorecard needs --from=YYYY-MM-DD and --to=YYYY-MM-DD");
   }
+  request.set_include_team_view(s.args().Has("team-view"));
   auto stub = rv1::Reporting::NewStub(s.Channel("reporting"));
   grpc::ClientContext context;
   s.Prepare(&context);
@@ -648,16 +838,31 @@ int ReportsScorecard(Session& s) {
     s.PrintJson(scorecard);
     return kExitOk;
   }
-  Table table({"KPI", "CURRENT", "PREVIOUS", "CHANGE", "TREND", "SAMPLE"});
-  for (const rv1::ScorecardTile& tile : scorecard.tiles()) {
+  // One row per tile: the executive view first, then (--team-view) each channel's and
+  // touchpoint's tiles under their key.
+  auto tile_cells = [](const rv1::ScorecardTile& tile) {
     bool comparable = tile.current().defined() && tile.previous().defined();
-    table.AddRow({EnumLabel(rv1::Kpi_Name(tile.kpi()), "KPI_"), FormatValue(tile.current()),
-                  FormatValue(tile.previous()),
-                  comparable ? absl::StrFormat("%+.1f", tile.change()) : "-",
-                  EnumLabel(rv1::ScorecardTile::Trend_Name(tile.trend()), "TREND_"),
-                  absl::StrCat(tile.current().sample_size())});
-  }
+    return std::vector<std::string>{
+        EnumLabel(rv1::Kpi_Name(tile.kpi()), "KPI_"), FormatValue(tile.current()),
+        FormatValue(tile.previous()), comparable ? absl::StrFormat("%+.1f", tile.change()) : "-",
+        EnumLabel(rv1::ScorecardTile::Trend_Name(tile.trend()), "TREND_"),
+        absl::StrCat(tile.current().sample_size())};
+  };
+  Table table({"KPI", "CURRENT", "PREVIOUS", "CHANGE", "TREND", "SAMPLE"});
+  for (const rv1::ScorecardTile& tile : scorecard.tiles()) table.AddRow(tile_cells(tile));
   table.Print(std::cout);
+  if (!request.include_team_view()) return kExitOk;
+  std::cout << "\n";
+  Table team({"BY", "KEY", "KPI", "CURRENT", "PREVIOUS", "CHANGE", "TREND", "SAMPLE"});
+  for (const rv1::ScorecardRow& row : scorecard.rows()) {
+    for (const rv1::ScorecardTile& tile : row.tiles()) {
+      std::vector<std::string> cells = {EnumLabel(rv1::Dimension_Name(row.dimension()), "DIMENSION_"),
+                                        row.key().empty() ? "(none)" : row.key()};
+      for (std::string& cell : tile_cells(tile)) cells.push_back(std::move(cell));
+      team.AddRow(std::move(cells));
+    }
+  }
+  team.Print(std::cout);
   return kExitOk;
 }
 
@@ -721,11 +926,21 @@ const std::vector<Command>& Commands() {
       {"segments", "preview", 0, 0, {"rule", "sample"}, {"rule"}, SegmentsPreview},
       {"segments", "members", 1, 1, {}, {}, SegmentsMembers},
       {"segments", "overlap", 2, 10, {}, {}, SegmentsOverlap},
+      {"surveys", "create", 0, 0,
+       {"id", "kind", "question", "owner-team", "name", "touchpoint", "channel", "stage",
+        "min-days", "consent"},
+       {"id", "kind", "question", "owner-team"}, SurveysCreate},
+      {"surveys", "list", 0, 0, {}, {}, SurveysList},
+      {"policies", "create", 0, 0,
+       {"id", "rule", "owner-team", "first-contact-sla", "resolution-sla", "priority", "name"},
+       {"id", "rule", "owner-team", "first-contact-sla"}, PoliciesCreate},
+      {"policies", "list", 0, 0, {}, {}, PoliciesList},
       {"feedback", "submit", 0, 0, {"survey", "profile", "score", "comment"},
        {"survey", "profile", "score"}, FeedbackSubmit},
       {"feedback", "follow-ups", 0, 0, {"team", "state"}, {}, FeedbackFollowUps},
       {"reports", "nps", 0, 0, {"from", "to", "by", "granularity"}, {"from", "to"}, ReportsNps},
-      {"reports", "scorecard", 0, 0, {"from", "to"}, {"from", "to"}, ReportsScorecard},
+      {"reports", "scorecard", 0, 0, {"from", "to", "team-view"}, {"from", "to"},
+       ReportsScorecard},
       {"reports", "experiment", 1, 1, {}, {}, ReportsExperiment},
   };
   return *commands;
@@ -734,7 +949,7 @@ const std::vector<Command>& Commands() {
 }  // namespace
 
 int Run(int argc, const char* const argv[]) {
-  absl::StatusOr<Args> parsed = ParseArgs(argc, argv, {"json", "help"});
+  absl::StatusOr<Args> parsed = ParseArgs(argc, argv, {"json", "help", "team-view"});
   if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   const Args& args = *parsed;
   if (args.Has("help")) {

@@ -226,6 +226,28 @@ void AddOutputOnly(const std::string& name, int64_t version, v1::Survey& s) {
   s.set_etag(runtime::EtagOf(version));
 }
 
+// The erasure guard (migration 4): locks the feedback_profile_guards row of each of
+// `profiles` until the transaction ends, creating it if needed, and returns those
+// already erased. An erasure (ApplyEvent) sets `erased` on the same row first, so a write
+// about a profile either commits before the erasure's scrub reads, or sees the mark and
+// must not write: the profile lookup before the transaction was stale. Rows are locked
+// in sorted order, so two writers never wait on each other in a cycle.
+absl::StatusOr<std::set<std::string>> GuardProfiles(store::Tx& tx,
+                                                    const std::set<std::string>& profiles) {
+  std::vector<store::Params> rows;
+  for (const std::string& profile : profiles) rows.push_back({profile, int64_t{0}});
+  auto guards = store::InsertMany(
+      tx, "INSERT INTO feedback_profile_guards (profile, erased) VALUES", rows,
+      "ON CONFLICT (profile) DO UPDATE SET erased = feedback_profile_guards.erased "
+      "RETURNING profile, erased");
+  if (!guards.ok()) return guards.status();
+  std::set<std::string> erased;
+  for (const store::Row& row : *guards) {
+    if (row.GetInt(1) != 0) erased.insert(row.GetString(0));
+  }
+  return erased;
+}
+
 }  // namespace
 
 // ---- Schema -------------------------------------------------------------------------
@@ -300,6 +322,14 @@ CREATE TABLE feedback_profile_segments (
   profile TEXT NOT NULL,
   segment TEXT NOT NULL,
   PRIMARY KEY (profile, segment)
+))sql"},
+      // One row per profile that answered or was erased: a submit locks its profiles'
+      // rows for its whole transaction and an erasure sets `erased` on the same row, so
+      // the two serialize (docs/FEEDBACK.md, "Erasure").
+      {4, "erasure guard per profile", R"sql(
+CREATE TABLE feedback_profile_guards (
+  profile TEXT PRIMARY KEY,
+  erased BIGINT NOT NULL
 ))sql"},
   };
 }
@@ -653,6 +683,10 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
     committed = out;
     if (absl::Status s = store::PreferCustomPlans(tx); !s.ok()) return s;
     std::vector<Pending> batch = ready;
+    std::set<std::string> distinct;
+    for (const Pending& p : batch) distinct.insert(p.response.profile());
+    auto erased = GuardProfiles(tx, distinct);
+    if (!erased.ok()) return erased.status();
     // Request ids seen before, and repeated within the batch.
     std::map<std::string, std::vector<std::string>> ids_by_survey;
     std::map<std::pair<std::string, std::string>, size_t> first_with_id;
@@ -704,6 +738,11 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
       Pending& p = batch[i];
       Submitted& result = committed[p.index];
       if (p.duplicate_of.has_value() || !p.stored_response_id.empty()) continue;
+      if (erased->count(p.response.profile()) > 0) {
+        result.status = runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
+                                       absl::StrCat(p.response.profile(), " does not exist"));
+        continue;
+      }
       if (p.survey->contact_policy().min_days_between_responses() > 0) {
         auto key = std::make_pair(p.survey_id, p.response.profile());
         auto last = last_answer.find(key);
@@ -1575,6 +1614,12 @@ absl::StatusOr<v1::FeatureRequestLink> FeedbackService::LinkFeatureRequest(
   stored.set_profile(profile.name());
   *stored.mutable_link_time() = ToTimestamp(deps_.clock->Now());
   absl::Status status = deps_.db->Transact([&](store::Tx& tx) -> absl::Status {
+    auto erased = GuardProfiles(tx, {profile.name()});
+    if (!erased.ok()) return erased.status();
+    if (!erased->empty()) {
+      return runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
+                            absl::StrCat(link.profile(), " does not exist"));
+    }
     auto upserted = tx.Exec(
         "INSERT INTO feedback_links (request, profile, link_time, data) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (request, profile) DO UPDATE SET link_time = excluded.link_time, "
@@ -1821,6 +1866,14 @@ absl::Status FeedbackService::ApplyEvent(store::Tx& tx, const ev::Event& event) 
     ev::ProfileErased erased;
     event.payload().UnpackTo(&erased);
     const std::string& profile = erased.profile();
+    // First, so a submit in flight for this profile finishes before the scrub below
+    // reads (or sees the mark and refuses): see the guard in SubmitBatchImpl.
+    if (auto r = tx.Exec("INSERT INTO feedback_profile_guards (profile, erased) VALUES ($1, 1) "
+                         "ON CONFLICT (profile) DO UPDATE SET erased = 1",
+                         {profile});
+        !r.ok()) {
+      return r.status();
+    }
     // Responses stay as anonymous figures: no profile, no comment.
     auto responses = tx.Query("SELECT id, data FROM feedback_responses WHERE profile = $1", {profile});
     if (!responses.ok()) return responses.status();

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -25,15 +23,9 @@ bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || 
 
 namespace {
 
-// The range google.protobuf.Timestamp allows (0001-01-01 to 9999-12-31). Times outside it
-// cannot be converted back to a Timestamp (runtime::ToTimestamp aborts the process).
 void CheckTimestamp(std::vector<FieldViolation>& v, const std::string& field,
                     const google::protobuf::Timestamp& t) {
-  if (t.seconds() < google::protobuf::util::TimeUtil::kTimestampMinSeconds ||
-      t.seconds() > google::protobuf::util::TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
-    v.push_back({field, "must be a valid timestamp between 0001-01-01 and 9999-12-31"});
-  }
+  if (!runtime::ValidTimestamp(t)) v.push_back({field, runtime::kInvalidTimestamp});
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "libs/runtime/resource.h"
 #include "services/profiles/limits.h"
 
 namespace centric::profiles {
@@ -56,17 +57,9 @@ void CheckLength(absl::string_view value, size_t max, const std::string& field,
   }
 }
 
-// RFC 3339 range that google.protobuf.Timestamp allows (0001-01-01 to 9999-12-31).
-bool ValidTimestamp(const google::protobuf::Timestamp& t) {
-  return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 && t.nanos() >= 0 &&
-         t.nanos() <= 999999999;
-}
-
 void CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& field,
                     std::vector<FieldViolation>& v) {
-  if (!ValidTimestamp(t)) {
-    Add(v, field, "must be a valid timestamp between 0001-01-01 and 9999-12-31");
-  }
+  if (!runtime::ValidTimestamp(t)) Add(v, field, runtime::kInvalidTimestamp);
 }
 
 // JSON has no NaN or infinities: protobuf prints them as the strings "NaN" and
@@ -357,8 +350,8 @@ void NormalizeInteraction(v1::Interaction& interaction, absl::string_view field,
   }
   if (!interaction.has_occur_time()) {
     Add(violations, Path(field, "occur_time"), "is required");
-  } else if (!ValidTimestamp(interaction.occur_time())) {
-    Add(violations, Path(field, "occur_time"), "must be a valid timestamp");
+  } else if (!runtime::ValidTimestamp(interaction.occur_time())) {
+    Add(violations, Path(field, "occur_time"), runtime::kInvalidTimestamp);
   } else if (absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(interaction.occur_time())) >
              now + absl::Minutes(5)) {
     Add(violations, Path(field, "occur_time"), "must not be more than 5 minutes in the future");

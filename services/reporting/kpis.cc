@@ -356,9 +356,8 @@ void CheckTime(const google::protobuf::Timestamp& t, const std::string& field,
                std::vector<runtime::FieldViolation>& violations) {
   if (!t.seconds() && !t.nanos()) {
     violations.push_back({field, "is required"});
-  } else if (t.seconds() < kFirstDay * 86400 || t.seconds() >= (kLastDay + 1) * 86400 ||
-             t.nanos() < 0 || t.nanos() > 999999999) {
-    violations.push_back({field, "must be a valid timestamp between 0001-01-01 and 9999-12-31"});
+  } else if (!runtime::ValidTimestamp(t)) {
+    violations.push_back({field, runtime::kInvalidTimestamp});
   }
 }
 

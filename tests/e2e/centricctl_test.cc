@@ -20,13 +20,11 @@
 #include "centric/segmentation/v1/segmentation_service.pb.h"
 #include "gtest/gtest.h"
 #include "libs/testing/servers.h"
-#include "tests/e2e/fixtures.h"
 #include "tests/e2e/processes.h"
 
 namespace centric::e2e {
 namespace {
 
-namespace fv1 = ::centric::feedback::v1;
 
 struct Result {
   int exit_code = -1;
@@ -173,11 +171,51 @@ TEST_F(CentricctlTest, DrivesEveryService) {
   r = Ctl({"segments", "members", "nope"});
   EXPECT_EQ(r.exit_code, 3) << Show(r);
 
-  // Feedback: the survey and the follow-up policy have no centricctl command.
-  auto feedback = fv1::Feedback::NewStub(
-      grpc::CreateChannel(centricd_.address, grpc::InsecureChannelCredentials()));
-  CreateNpsSurveyWithDetractorFollowUps(*feedback, "nps");
-  if (::testing::Test::HasFatalFailure()) return;
+  // Feedback: a survey and a follow-up policy, then responses.
+  r = Ctl({"surveys", "create", "--id=nps", "--kind=nps", "--owner-team=cx",
+           "--question=How likely are you to recommend us?", "--touchpoint=after_purchase",
+           "--channel=web", "--stage=purchase", "--name=NPS after purchase"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "name +surveys/nps")) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "journey stage +purchase")) << Show(r);
+  r = Ctl({"surveys", "create", "--id=effort", "--kind=open-text", "--owner-team=cx",
+           "--question=Anything else?", "--consent=marketing-email", "--min-days=30"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "kind +open_text")) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "required consent +marketing_email")) << Show(r);
+  r = Ctl({"surveys", "create", "--id=x", "--kind=stars", "--owner-team=cx", "--question=?"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);
+  EXPECT_NE(r.err.find("--kind is one of nps, csat, ces, open_text, not \"stars\""),
+            std::string::npos)
+      << Show(r);
+  r = Ctl({"surveys", "create", "--id=Bad Id", "--kind=nps", "--owner-team=cx", "--question=?"});
+  EXPECT_EQ(r.exit_code, 4) << Show(r);
+  EXPECT_NE(r.err.find("survey_id: "), std::string::npos) << Show(r);
+  r = Ctl({"surveys", "list"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "surveys/nps +nps +cx +after_purchase +web +- +How likely.*")) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "surveys/effort +open_text +cx +- +- +marketing_email +Anything else\\?"))
+      << Show(r);
+
+  r = Ctl({"policies", "create", "--id=detractors", "--rule=response.category == DETRACTOR",
+           "--owner-team=support", "--first-contact-sla=48h", "--resolution-sla=168h",
+           "--priority=10", "--name=Call back detractors"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "first contact within +48h")) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "resolved within +168h")) << Show(r);
+  r = Ctl({"policies", "create", "--id=late", "--rule=response.score <", "--owner-team=support",
+           "--first-contact-sla=48h"});
+  EXPECT_EQ(r.exit_code, 4) << Show(r);
+  EXPECT_NE(r.err.find("policy.rule: "), std::string::npos) << Show(r);
+  r = Ctl({"policies", "create", "--id=late", "--rule=true", "--owner-team=support",
+           "--first-contact-sla=two days"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);
+  EXPECT_NE(r.err.find("--first-contact-sla wants a duration"), std::string::npos) << Show(r);
+  r = Ctl({"policies", "list"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "followUpPolicies/detractors +support +48h +168h +10 +response\\.category == DETRACTOR"))
+      << Show(r);
+
   r = Ctl({"feedback", "submit", "--survey=nps", "--profile=ada", "--score=3",
            "--comment=Delivery was late and nobody answered my emails"});
   ASSERT_EQ(r.exit_code, 0) << Show(r);
@@ -203,6 +241,12 @@ TEST_F(CentricctlTest, DrivesEveryService) {
   r = Ctl(args);
   ASSERT_EQ(r.exit_code, 0) << Show(r);
   EXPECT_TRUE(HasLine(r.out, "nps +-100\\.0 .*")) << Show(r);
+  EXPECT_EQ(r.out.find("BY "), std::string::npos) << "the team view only when asked\n" << Show(r);
+  args.push_back("--team-view");
+  r = Ctl(args);
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "BY +KEY +KPI +CURRENT +PREVIOUS +CHANGE +TREND +SAMPLE")) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "touchpoint +after_purchase +nps +-100\\.0 .*")) << Show(r);
 
   args = {"--json", "reports", "nps", "--by=survey"};
   args.insert(args.end(), period.begin(), period.end());

@@ -29,6 +29,8 @@ namespace pv1 = ::centric::profiles::v1;
 namespace sv1 = ::centric::segmentation::v1;
 namespace secv1 = ::centric::security::v1;
 
+constexpr char kRedisPassword[] = "e2e-Redis-Pass";
+
 std::string Read(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -132,7 +134,9 @@ class SecurityTest : public ::testing::Test {
     auto postgres = testing::PostgresServer::Start();
     ASSERT_TRUE(postgres.ok()) << postgres.status();
     postgres_ = postgres->release();
-    auto redis = testing::RedisServer::Start();
+    // Redis requires a password, as in production: the services' cache and bus AUTH
+    // with the one in CENTRIC_REDIS_URL (redis://:<password>@host:port).
+    auto redis = testing::RedisServer::Start(kRedisPassword);
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = redis->release();
     auto segmentation_db = postgres_->CreateDatabase("segmentation");
@@ -490,6 +494,11 @@ TEST_F(SecurityTest, SiblingServicesCallEachOtherWithTheirOwnCertificates) {
     return std::find(response.segments().begin(), response.segments().end(), "segments/gold") !=
            response.segments().end();
   }));
+  // The membership came through the bus, on a Redis that requires a password; the
+  // password in CENTRIC_REDIS_URL is in no log line of either service.
+  for (const std::string& log : {profiles_->log, segmentation_->log}) {
+    EXPECT_EQ(Read(log).find(kRedisPassword), std::string::npos) << log;
+  }
   // Each service audits into its own database.
   std::vector<secv1::AuditRecord> records = Audit(segmentation_->address, "segments/gold");
   ASSERT_FALSE(records.empty());

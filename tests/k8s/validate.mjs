@@ -1002,6 +1002,32 @@ function checkCallers(overlay, workloads, byKind, security) {
   }
 }
 
+// The value of `key` in the Secret `name`, decoded; undefined when absent.
+function secretValue(byKind, name, key) {
+  const secret = byKind("Secret").get(name);
+  if (secret?.stringData?.[key] !== undefined) return String(secret.stringData[key]);
+  if (secret?.data?.[key] === undefined) return undefined;
+  return Buffer.from(String(secret.data[key]).replace(/\s+/g, ""), "base64").toString("utf8");
+}
+
+// The URL in the Secret that `envName` of workload `w` is read from; undefined (with a
+// failed check, except for a missing Secret key, which the reference check reports) when
+// it is not from a Secret or not a URL.
+function secretUrl(w, envName, byKind, where) {
+  const ref = (w.spec.template.spec.containers ?? [])
+    .flatMap((c) => c.env ?? [])
+    .find((e) => e.name === envName)?.valueFrom?.secretKeyRef;
+  if (!check(ref, where, `${envName} does not come from a Secret`)) return undefined;
+  const raw = secretValue(byKind, ref.name, ref.key);
+  if (raw === undefined) return undefined;
+  try {
+    return new URL(raw);
+  } catch {
+    check(false, where, `Secret ${ref.name} ${ref.key} is not a URL`);
+    return undefined;
+  }
+}
+
 // Dev: every service's database-url points at the in-cluster PostgreSQL and names its own
 // database, one the init script creates (postgresql.yaml, centric-postgresql-init).
 function checkDevDatabases(overlay, workloads, byKind) {
@@ -1015,25 +1041,40 @@ function checkDevDatabases(overlay, workloads, byKind) {
     const w = workloads.find((x) => x.metadata.name === service);
     if (!w) continue;
     const where = `${overlay}: ${nameOf(w)}`;
-    const ref = (w.spec.template.spec.containers ?? [])
-      .flatMap((c) => c.env ?? [])
-      .find((e) => e.name === "CENTRIC_DATABASE_URL")?.valueFrom?.secretKeyRef;
-    if (!check(ref, where, "CENTRIC_DATABASE_URL does not come from a Secret")) continue;
-    const secret = byKind("Secret").get(ref.name);
-    const raw = secret?.stringData?.[ref.key] ?? (secret?.data?.[ref.key] !== undefined ? Buffer.from(String(secret.data[ref.key]).replace(/\s+/g, ""), "base64").toString("utf8") : undefined);
-    if (raw === undefined) continue; // reported by the reference check
-    let url;
-    try {
-      url = new URL(raw);
-    } catch {
-      check(false, where, `Secret ${ref.name} ${ref.key} is not a URL`);
-      continue;
-    }
+    const url = secretUrl(w, "CENTRIC_DATABASE_URL", byKind, where);
+    if (!url) continue;
     const database = url.pathname.replace(/^\//, "");
     check(url.hostname === "centric-postgresql", where, `database-url host ${url.hostname} is not the dev PostgreSQL centric-postgresql`);
     check(created.has(database), where, `database ${database} is not created by ConfigMap centric-postgresql-init (created: ${[...created].join(", ")})`);
     check(!owner.has(database), where, `shares database ${database} with ${owner.get(database)}; services never share tables`);
     owner.set(database, service);
+  }
+}
+
+// Dev: the in-cluster Redis requires a password (--requirepass from Secret
+// centric-redis), and every service's redis-url carries exactly that password, so the
+// AUTH path prod relies on is the one dev runs.
+function checkDevRedis(overlay, workloads, byKind) {
+  const redis = workloads.find((w) => w.metadata.name === "centric-redis");
+  if (!check(redis, overlay, "renders no centric-redis workload")) return;
+  const container = (redis.spec.template.spec.containers ?? [])[0] ?? {};
+  const args = container.args ?? [];
+  const passIndex = args.indexOf("--requirepass");
+  if (!check(passIndex >= 0 && passIndex + 1 < args.length, `${overlay}: ${nameOf(redis)}`, "redis-server runs without --requirepass")) return;
+  const variable = /^\$\((\w+)\)$/.exec(args[passIndex + 1])?.[1];
+  const ref = (container.env ?? []).find((e) => e.name === variable)?.valueFrom?.secretKeyRef;
+  if (!check(ref, `${overlay}: ${nameOf(redis)}`, "--requirepass does not come from a Secret through an env variable")) return;
+  const password = secretValue(byKind, ref.name, ref.key);
+  if (!check(password, `${overlay}: ${nameOf(redis)}`, `Secret ${ref.name} has no ${ref.key}`)) return;
+  for (const service of Object.keys(SERVICES)) {
+    const w = workloads.find((x) => x.metadata.name === service);
+    if (!w) continue;
+    const where = `${overlay}: ${nameOf(w)}`;
+    const url = secretUrl(w, "CENTRIC_REDIS_URL", byKind, where);
+    if (!url) continue;
+    check(url.protocol === "redis:", where, `redis-url scheme ${url.protocol} is not redis:`);
+    check(url.hostname === "centric-redis", where, `redis-url host ${url.hostname} is not the dev Redis centric-redis`);
+    check(decodeURIComponent(url.password) === password, where, "redis-url does not carry the dev Redis password (redis://:PASSWORD@centric-redis:6379)");
   }
 }
 
@@ -1140,7 +1181,10 @@ async function checkOverlay(overlay) {
   for (const s of SINGLETONS) check(workloads.some((w) => w.metadata.name === s), overlay, `renders no ${s}`);
   for (const s of Object.keys(SERVICES)) check(workloads.some((w) => w.metadata.name === s), overlay, `renders no ${s}`);
   checkCallers(overlay, workloads, byKind, security);
-  if (overlay === "dev") checkDevDatabases(overlay, workloads, byKind);
+  if (overlay === "dev") {
+    checkDevDatabases(overlay, workloads, byKind);
+    checkDevRedis(overlay, workloads, byKind);
+  }
 
   for (const h of byKind("HorizontalPodAutoscaler").values()) {
     const t = h.spec.scaleTargetRef;

@@ -30,11 +30,6 @@ using runtime::FieldViolation;
 constexpr absl::string_view kModels = "clvModels";
 constexpr absl::string_view kLatest = "clvModels/latest";
 
-bool ValidTimestamp(const google::protobuf::Timestamp& t) {
-  return t.seconds() >= TimeUtil::kTimestampMinSeconds &&
-         t.seconds() <= TimeUtil::kTimestampMaxSeconds && t.nanos() >= 0 && t.nanos() <= 999999999;
-}
-
 std::string FormatDay(int64_t day) {
   return absl::FormatTime("%Y-%m-%d", DayStart(day), absl::UTCTimeZone());
 }
@@ -160,9 +155,8 @@ absl::StatusOr<v1::ClvModel> ClvReports::FitClvModel(const v1::FitClvModelReques
     violations.push_back({"calibration_end_time",
                           "is required: purchases up to the end of this UTC day calibrate the "
                           "model"});
-  } else if (!ValidTimestamp(request.calibration_end_time())) {
-    violations.push_back(
-        {"calibration_end_time", "must be a valid timestamp between 0001-01-01 and 9999-12-31"});
+  } else if (!runtime::ValidTimestamp(request.calibration_end_time())) {
+    violations.push_back({"calibration_end_time", runtime::kInvalidTimestamp});
   } else if (runtime::FromTimestamp(request.calibration_end_time()) > now) {
     violations.push_back(
         {"calibration_end_time", absl::StrCat("must not be in the future (now is ",
@@ -176,9 +170,8 @@ absl::StatusOr<v1::ClvModel> ClvReports::FitClvModel(const v1::FitClvModelReques
   int64_t holdout_end_day = 0;
   if (request.has_holdout_end_time()) {
     const google::protobuf::Timestamp& end = request.holdout_end_time();
-    if (!ValidTimestamp(end)) {
-      violations.push_back(
-          {"holdout_end_time", "must be a valid timestamp between 0001-01-01 and 9999-12-31"});
+    if (!runtime::ValidTimestamp(end)) {
+      violations.push_back({"holdout_end_time", runtime::kInvalidTimestamp});
     } else if (runtime::FromTimestamp(end) > now) {
       violations.push_back(
           {"holdout_end_time", absl::StrCat("must not be in the future (now is ",

@@ -1,10 +1,7 @@
 #include "services/reporting/dashboard/server.h"
 
-#include <sys/socket.h>
-
 #include <exception>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -25,34 +22,6 @@ constexpr size_t kThreads = 4;
 constexpr char kContentSecurityPolicy[] =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
-
-struct ListenAddress {
-  std::string host;     // as given, e.g. "[::1]"
-  std::string bind_to;  // without IPv6 brackets, for bind()
-  int port = 0;
-};
-
-absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
-  const absl::Status invalid = absl::InvalidArgumentError(
-      absl::StrCat("dashboard listen address \"", listen,
-                   "\" must be host:port, e.g. 127.0.0.1:8081 (port 0: any free port)"));
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) return invalid;
-  ListenAddress address;
-  address.host = listen.substr(0, colon);
-  address.bind_to = address.host;
-  if (address.host.front() == '[') {
-    if (address.host.size() < 3 || address.host.back() != ']') return invalid;
-    address.bind_to = address.host.substr(1, address.host.size() - 2);
-  } else if (address.host.find(':') != std::string::npos) {
-    return invalid;  // an IPv6 address needs brackets
-  }
-  if (!absl::SimpleAtoi(listen.substr(colon + 1), &address.port) || address.port < 0 ||
-      address.port > 65535) {
-    return invalid;
-  }
-  return address;
-}
 
 void SendPage(httplib::Response& res, int status, std::string html) {
   res.status = status;
@@ -89,23 +58,18 @@ int HttpStatusOf(const absl::Status& status) {
 }
 
 DashboardServer::DashboardServer(DashboardSource source, runtime::Clock& clock)
-    : source_(std::move(source)), clock_(clock), server_(std::make_unique<httplib::Server>()) {}
+    : source_(std::move(source)),
+      clock_(clock),
+      server_(std::make_unique<httplib::Server>()),
+      background_(*server_) {
+  Route();
+}
 
 DashboardServer::~DashboardServer() { Stop(); }
 
-absl::Status DashboardServer::Start(const std::string& listen) {
-  if (started_) return absl::FailedPreconditionError("the dashboard server was already started");
-  auto address = ParseListen(listen);
-  if (!address.ok()) return address.status();
-
+void DashboardServer::Route() {
   httplib::Server& s = *server_;
   s.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
-  // httplib's default also sets SO_REUSEPORT, which lets a second server bind the same
-  // port and silently take half the connections; a taken port must be an error instead.
-  s.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   s.set_default_headers({{"Content-Security-Policy", kContentSecurityPolicy},
                          {"X-Content-Type-Options", "nosniff"},
                          {"Referrer-Policy", "no-referrer"},
@@ -161,33 +125,18 @@ absl::Status DashboardServer::Start(const std::string& listen) {
         }
         SendError(req, res, absl::InternalError(what));
       });
+}
 
-  const int port = address->port == 0
-                       ? s.bind_to_any_port(address->bind_to)
-                       : (s.bind_to_port(address->bind_to, address->port) ? address->port : -1);
-  if (port <= 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " for the dashboard"));
+absl::Status DashboardServer::Start(const std::string& listen) {
+  if (started_) return absl::FailedPreconditionError("the dashboard server was already started");
+  if (absl::Status status = background_.Start(listen, "--dashboard-listen"); !status.ok()) {
+    return status;
   }
   started_ = true;
-  thread_ = std::thread([&s] { s.listen_after_bind(); });
-  // stop() only takes effect once the accept loop runs, so Stop right after Start must
-  // not race it: wait for the loop (it starts at once; the bound is a safety net).
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!s.is_running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  if (!s.is_running()) {
-    Stop();
-    return absl::UnavailableError(
-        absl::StrCat("the dashboard server on ", listen, " did not start"));
-  }
-  address_ = absl::StrCat(address->host, ":", port);
-  runtime::LogInfo("dashboard_listening", {{"address", address_}});
+  runtime::LogInfo("dashboard_listening", {{"address", background_.address()}});
   return absl::OkStatus();
 }
 
-void DashboardServer::Stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
-  thread_.join();
-}
+void DashboardServer::Stop() { background_.Stop(); }
 
 }  // namespace centric::reporting::dashboard

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "centric/reporting/v1/reporting.pb.h"
+#include "libs/http/background_server.h"
 #include "libs/runtime/clock.h"
 #include "services/reporting/dashboard/pages.h"
 
@@ -59,16 +60,18 @@ class DashboardServer {
   // address cannot be bound; FAILED_PRECONDITION when called a second time.
   absl::Status Start(const std::string& listen);
   // The bound "host:port" (the real port when 0 was asked for); "" before Start.
-  std::string address() const { return address_; }
+  std::string address() const { return background_.address(); }
   // Stops accepting, finishes the requests in flight and joins the threads. Idempotent.
   void Stop();
 
  private:
+  // Sets the pages, headers and thread pool of server_ (once, before any Start).
+  void Route();
+
   DashboardSource source_;
   runtime::Clock& clock_;
   std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::string address_;
+  http::BackgroundServer background_;
   bool started_ = false;
 };
 

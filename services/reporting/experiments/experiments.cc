@@ -580,10 +580,17 @@ absl::StatusOr<v1::Experiment> Experiments::Transition(const std::string& name,
 absl::StatusOr<v1::Assignment> Experiments::AssignVariant(const v1::AssignVariantRequest& request,
                                                           absl::Time deadline) {
   std::vector<FieldViolation> v;
+  // Each bad name's violations, or its message under the field when it carries none.
+  auto add = [&v](const absl::Status& status, const char* field) {
+    if (status.ok()) return;
+    std::vector<FieldViolation> found = runtime::FieldViolations(status);
+    if (found.empty()) found.push_back({field, std::string(status.message())});
+    v.insert(v.end(), found.begin(), found.end());
+  };
   auto id = IdOfName("experiment", request.experiment(), kCollection);
-  if (!id.ok()) v.push_back(runtime::FieldViolations(id.status()).at(0));
+  add(id.status(), "experiment");
   auto profile_id = IdOfName("profile", request.profile(), "profiles");
-  if (!profile_id.ok()) v.push_back(runtime::FieldViolations(profile_id.status()).at(0));
+  add(profile_id.status(), "profile");
   if (!v.empty()) return runtime::InvalidArgument(std::move(v));
 
   v1::Assignment assignment;

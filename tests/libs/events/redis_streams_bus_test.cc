@@ -310,5 +310,33 @@ TEST_F(RedisStreamsBusTest, PublishToAnUnreachableServerIsUnavailable) {
   EXPECT_EQ(bus->Publish(MakeEvent(0)).code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(RedisStreamsBusAuthTest, PasswordFromOptionsIsSentAndAWrongOneIsRefusedByName) {
+  auto redis = centric::testing::RedisServer::Start("bus-Pass");
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  RedisStreamsOptions options;
+  options.port = (*redis)->port();
+  options.password = "bus-Pass";
+  options.block = absl::Milliseconds(50);
+  auto bus = NewRedisStreamsBus(options);
+  Received received;
+  auto subscription = bus->Subscribe({"producer", "reporting", "r1"}, Recorder(received));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(bus->Publish(MakeEvent(i)).ok());
+  ASSERT_TRUE(WaitFor([&] { return received.size() >= 5; }));
+  EXPECT_THAT(received.ids(), ElementsAreArray(Ids(0, 5)));
+
+  options.password = "not-the-Pass";
+  absl::Status refused = NewRedisStreamsBus(options)->Publish(MakeEvent(9));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("AUTH"));
+  EXPECT_THAT(std::string(refused.message()), ::testing::Not(::testing::HasSubstr("not-the-Pass")));
+
+  options.password.clear();
+  absl::Status unauthenticated = NewRedisStreamsBus(options)->Publish(MakeEvent(9));
+  EXPECT_FALSE(unauthenticated.ok());
+  // NOAUTH, or for a long command Redis 7's "unauthenticated multibulk length".
+  EXPECT_THAT(std::string(unauthenticated.message()),
+              ::testing::ContainsRegex("NOAUTH|unauthenticated"));
+}
+
 }  // namespace
 }  // namespace centric::events

@@ -40,5 +40,25 @@ TEST(LoadConfigTest, ErrorsNameTheFlagOrVariableAndWhatItAccepts) {
   EXPECT_FALSE(LoadConfig({"bin", "--listen"}, {}).ok()) << "a value is required";
 }
 
+TEST(LoadConfigTest, BadUrlErrorsHideThePassword) {
+  auto bad_url =
+      LoadConfig({"bin"}, {{"CENTRIC_DATABASE_URL", "mysql://app:hunter2@db:3306/centric"}});
+  ASSERT_FALSE(bad_url.ok());
+  const std::string message(bad_url.status().message());
+  EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+  EXPECT_NE(message.find("mysql://app:***@db:3306/centric"), std::string::npos) << message;
+}
+
+TEST(RedactUrlPasswordTest, ReplacesOnlyThePassword) {
+  EXPECT_EQ(RedactUrlPassword("postgresql://app:pw@db:5432/centric"),
+            "postgresql://app:***@db:5432/centric");
+  EXPECT_EQ(RedactUrlPassword("redis://:pw@cache:6379"), "redis://:***@cache:6379");
+  EXPECT_EQ(RedactUrlPassword("redis://app:p@ss/w?rd@cache"), "redis://app:***@cache");
+  EXPECT_EQ(RedactUrlPassword("postgresql://app@db/centric"), "postgresql://app@db/centric");
+  EXPECT_EQ(RedactUrlPassword("redis://cache:6379"), "redis://cache:6379");
+  EXPECT_EQ(RedactUrlPassword("sqlite:///var/lib/c@ntric.db"), "sqlite:///var/lib/c@ntric.db");
+  EXPECT_EQ(RedactUrlPassword("not a url"), "not a url");
+}
+
 }  // namespace
 }  // namespace centric::runtime
