@@ -47,7 +47,6 @@ struct RedisOptions {
 // TLS (rediss://) is refused: hiredis 0.14, Debian bookworm's, has no TLS.
 absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url);
 
-
 // Never fails to construct: an unreachable Redis is an outage, not an error.
 std::unique_ptr<VersionedCache> NewRedisCache(const RedisOptions& options);
 

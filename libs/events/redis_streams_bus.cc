@@ -46,6 +46,20 @@ std::string StreamKey(const std::string& prefix, absl::string_view topic) {
 
 std::string ReplyString(const redisReply* reply) { return std::string(reply->str, reply->len); }
 
+// Sends one command with binary-safe arguments; nullptr when the connection failed.
+Reply RunCommand(redisContext* context, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  return Reply(static_cast<redisReply*>(redisCommandArgv(
+      context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+}
+
 // One blocking hiredis connection, opened on first use and dropped on any I/O error so the
 // next command reconnects. Not thread-safe.
 class Connection {
@@ -78,16 +92,7 @@ class Connection {
       if (absl::Status s = Authenticate(context.get()); !s.ok()) return s;
       context_ = std::move(context);
     }
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    argv.reserve(args.size());
-    lengths.reserve(args.size());
-    for (const std::string& arg : args) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    Reply reply(static_cast<redisReply*>(redisCommandArgv(
-        context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    Reply reply = RunCommand(context_.get(), args);
     if (reply == nullptr) {
       absl::Status status = absl::UnavailableError(
           absl::StrCat("redis ", host_, ":", port_, ": ", context_->errstr));
@@ -106,16 +111,9 @@ class Connection {
   // the next rollout); its text names the user, never the password.
   absl::Status Authenticate(redisContext* context) {
     if (password_.empty()) return absl::OkStatus();
-    std::vector<const char*> argv = {"AUTH"};
-    std::vector<size_t> lengths = {4};
-    if (!username_.empty()) {
-      argv.push_back(username_.c_str());
-      lengths.push_back(username_.size());
-    }
-    argv.push_back(password_.c_str());
-    lengths.push_back(password_.size());
-    Reply reply(static_cast<redisReply*>(redisCommandArgv(
-        context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    Reply reply = RunCommand(context, username_.empty()
+                                          ? std::vector<std::string>{"AUTH", password_}
+                                          : std::vector<std::string>{"AUTH", username_, password_});
     if (reply == nullptr) {
       return absl::UnavailableError(
           absl::StrCat("redis ", host_, ":", port_, ": AUTH: ", context->errstr));

@@ -28,8 +28,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 // A channel to a sibling service: TLS verified against --tls-ca presenting this
 // process's certificate (plain text with --insecure), the --client-token-file token on
 // every call, round-robin balancing, responses up to runtime::kMaxResponseBytes and the
-// --grpc-service-config service config when set. Never fails: a file that cannot be read makes every call fail UNAVAILABLE or
-// UNAUTHENTICATED, with the reason logged once.
+// --grpc-service-config service config when set. Never fails: a file that cannot be read
+// makes every call fail UNAVAILABLE or UNAUTHENTICATED, with the reason logged once.
 std::shared_ptr<grpc::Channel> NewChannel(const runtime::Config& config, const std::string& target);
 
 // Reads a whole file. Errors: NOT_FOUND / PERMISSION_DENIED naming the path.

@@ -232,6 +232,27 @@ std::string ValueText(const google::protobuf::Value& value) {
   return text;
 }
 
+// Lists every page of `request` from `service`, following next_page_token: with --json
+// each page is printed as it arrives, otherwise `add_rows` fills `table` from each page
+// and the table is printed at the end. Returns the exit code.
+template <typename Request, typename Response>
+int ListAllPages(Session& s, const std::string& service, Request request,
+                 const std::function<grpc::Status(grpc::ClientContext*, const Request&,
+                                                  Response*)>& list,
+                 const std::function<void(const Response&)>& add_rows, Table& table) {
+  do {
+    grpc::ClientContext context;
+    s.Prepare(&context);
+    Response response;
+    grpc::Status status = list(&context, request, &response);
+    if (!status.ok()) return s.Fail(status, service);
+    s.json() ? s.PrintJson(response) : add_rows(response);
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (!s.json()) table.Print(std::cout);
+  return kExitOk;
+}
+
 // ---- profiles ---------------------------------------------------------------------
 
 void PrintProfile(const pv1::Profile& profile) {
@@ -583,22 +604,19 @@ int FeedbackFollowUps(Session& s) {
   request.set_state(static_cast<fv1::FollowUpState>(state));
   auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
   Table table({"NAME", "PROFILE", "TEAM", "STATE", "OPENED", "FIRST CONTACT DUE"});
-  do {
-    grpc::ClientContext context;
-    s.Prepare(&context);
-    fv1::ListFollowUpsResponse response;
-    grpc::Status status = stub->ListFollowUps(&context, request, &response);
-    if (!status.ok()) return s.Fail(status, "feedback");
-    if (s.json()) s.PrintJson(response);
-    for (const fv1::FollowUp& f : response.follow_ups()) {
-      table.AddRow({f.name(), f.profile(), f.owner_team(),
-                    EnumLabel(fv1::FollowUpState_Name(f.state()), "FOLLOW_UP_STATE_"),
-                    FormatTime(f.open_time()), FormatTime(f.first_contact_due_time())});
-    }
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  if (!s.json()) table.Print(std::cout);
-  return kExitOk;
+  return ListAllPages<fv1::ListFollowUpsRequest, fv1::ListFollowUpsResponse>(
+      s, "feedback", request,
+      [&](grpc::ClientContext* context, const auto& r, auto* out) {
+        return stub->ListFollowUps(context, r, out);
+      },
+      [&](const fv1::ListFollowUpsResponse& response) {
+        for (const fv1::FollowUp& f : response.follow_ups()) {
+          table.AddRow({f.name(), f.profile(), f.owner_team(),
+                        EnumLabel(fv1::FollowUpState_Name(f.state()), "FOLLOW_UP_STATE_"),
+                        FormatTime(f.open_time()), FormatTime(f.first_contact_due_time())});
+        }
+      },
+      table);
 }
 
 // ---- surveys and follow-up policies -----------------------------------------------
@@ -616,7 +634,8 @@ void PrintSurvey(const fv1::Survey& survey) {
                 EnumLabel(fv1::JourneyStage_Name(survey.journey_stage()), "JOURNEY_STAGE_")});
   const fv1::ContactPolicy& contact = survey.contact_policy();
   if (contact.min_days_between_responses() > 0) {
-    table.AddRow({"min days between responses", absl::StrCat(contact.min_days_between_responses())});
+    table.AddRow(
+        {"min days between responses", absl::StrCat(contact.min_days_between_responses())});
   }
   table.AddRow({"required consent", EnumLabel(pv1::ConsentPurpose_Name(contact.required_consent()),
                                               "CONSENT_PURPOSE_")});
@@ -664,26 +683,23 @@ int SurveysList(Session& s) {
   fv1::ListSurveysRequest request;
   auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
   Table table({"NAME", "KIND", "TEAM", "TOUCHPOINT", "CHANNEL", "CONSENT", "QUESTION"});
-  do {
-    grpc::ClientContext context;
-    s.Prepare(&context);
-    fv1::ListSurveysResponse response;
-    grpc::Status status = stub->ListSurveys(&context, request, &response);
-    if (!status.ok()) return s.Fail(status, "feedback");
-    if (s.json()) s.PrintJson(response);
-    for (const fv1::Survey& survey : response.surveys()) {
-      table.AddRow(
-          {survey.name(), EnumLabel(fv1::SurveyKind_Name(survey.kind()), "SURVEY_KIND_"),
-           survey.owner_team(), survey.touchpoint().empty() ? "-" : survey.touchpoint(),
-           EnumLabel(pv1::Channel_Name(survey.channel()), "CHANNEL_"),
-           EnumLabel(pv1::ConsentPurpose_Name(survey.contact_policy().required_consent()),
-                     "CONSENT_PURPOSE_"),
-           survey.question()});
-    }
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  if (!s.json()) table.Print(std::cout);
-  return kExitOk;
+  return ListAllPages<fv1::ListSurveysRequest, fv1::ListSurveysResponse>(
+      s, "feedback", request,
+      [&](grpc::ClientContext* context, const auto& r, auto* out) {
+        return stub->ListSurveys(context, r, out);
+      },
+      [&](const fv1::ListSurveysResponse& response) {
+        for (const fv1::Survey& survey : response.surveys()) {
+          table.AddRow(
+              {survey.name(), EnumLabel(fv1::SurveyKind_Name(survey.kind()), "SURVEY_KIND_"),
+               survey.owner_team(), survey.touchpoint().empty() ? "-" : survey.touchpoint(),
+               EnumLabel(pv1::Channel_Name(survey.channel()), "CHANNEL_"),
+               EnumLabel(pv1::ConsentPurpose_Name(survey.contact_policy().required_consent()),
+                         "CONSENT_PURPOSE_"),
+               survey.question()});
+        }
+      },
+      table);
 }
 
 void PrintPolicy(const fv1::FollowUpPolicy& policy) {
@@ -731,22 +747,20 @@ int PoliciesList(Session& s) {
   fv1::ListFollowUpPoliciesRequest request;
   auto stub = fv1::Feedback::NewStub(s.Channel("feedback"));
   Table table({"NAME", "TEAM", "FIRST CONTACT", "RESOLUTION", "PRIORITY", "RULE"});
-  do {
-    grpc::ClientContext context;
-    s.Prepare(&context);
-    fv1::ListFollowUpPoliciesResponse response;
-    grpc::Status status = stub->ListFollowUpPolicies(&context, request, &response);
-    if (!status.ok()) return s.Fail(status, "feedback");
-    if (s.json()) s.PrintJson(response);
-    for (const fv1::FollowUpPolicy& policy : response.policies()) {
-      table.AddRow({policy.name(), policy.owner_team(), FormatDuration(policy.first_contact_sla()),
-                    FormatDuration(policy.resolution_sla()), absl::StrCat(policy.priority()),
-                    policy.rule()});
-    }
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  if (!s.json()) table.Print(std::cout);
-  return kExitOk;
+  return ListAllPages<fv1::ListFollowUpPoliciesRequest, fv1::ListFollowUpPoliciesResponse>(
+      s, "feedback", request,
+      [&](grpc::ClientContext* context, const auto& r, auto* out) {
+        return stub->ListFollowUpPolicies(context, r, out);
+      },
+      [&](const fv1::ListFollowUpPoliciesResponse& response) {
+        for (const fv1::FollowUpPolicy& policy : response.policies()) {
+          table.AddRow({policy.name(), policy.owner_team(),
+                        FormatDuration(policy.first_contact_sla()),
+                        FormatDuration(policy.resolution_sla()), absl::StrCat(policy.priority()),
+                        policy.rule()});
+        }
+      },
+      table);
 }
 
 // ---- reports ----------------------------------------------------------------------
@@ -856,8 +870,9 @@ int ReportsScorecard(Session& s) {
   Table team({"BY", "KEY", "KPI", "CURRENT", "PREVIOUS", "CHANGE", "TREND", "SAMPLE"});
   for (const rv1::ScorecardRow& row : scorecard.rows()) {
     for (const rv1::ScorecardTile& tile : row.tiles()) {
-      std::vector<std::string> cells = {EnumLabel(rv1::Dimension_Name(row.dimension()), "DIMENSION_"),
-                                        row.key().empty() ? "(none)" : row.key()};
+      std::vector<std::string> cells = {
+          EnumLabel(rv1::Dimension_Name(row.dimension()), "DIMENSION_"),
+          row.key().empty() ? "(none)" : row.key()};
       for (std::string& cell : tile_cells(tile)) cells.push_back(std::move(cell));
       team.AddRow(std::move(cells));
     }

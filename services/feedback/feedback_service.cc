@@ -226,6 +226,12 @@ void AddOutputOnly(const std::string& name, int64_t version, v1::Survey& s) {
   s.set_etag(runtime::EtagOf(version));
 }
 
+// NOT_FOUND for a profile the Profiles service does not know, or that was erased.
+absl::Status ProfileNotFound(const std::string& profile) {
+  return runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
+                        absl::StrCat(profile, " does not exist"));
+}
+
 // The erasure guard (migration 4): locks the feedback_profile_guards row of each of
 // `profiles` until the transaction ends, creating it if needed, and returns those
 // already erased. An erasure (ApplyEvent) sets `erased` on the same row first, so a write
@@ -486,8 +492,7 @@ absl::StatusOr<v1::CheckSurveyEligibilityResponse> FeedbackService::CheckSurveyE
   auto profiles = FetchProfiles({request.profile()}, deadline);
   if (!profiles.ok()) return profiles.status();
   if (!(*profiles)[0].has_value()) {
-    return runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
-                          absl::StrCat(request.profile(), " does not exist"));
+    return ProfileNotFound(request.profile());
   }
   const pv1::Profile& profile = *(*profiles)[0];
   v1::CheckSurveyEligibilityResponse response;
@@ -661,8 +666,7 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
   for (Pending& p : pending) {
     auto it = profiles.find(p.response.profile());
     if (it == profiles.end()) {
-      out[p.index].status = runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
-                                           absl::StrCat(p.response.profile(), " does not exist"));
+      out[p.index].status = ProfileNotFound(p.response.profile());
       continue;
     }
     p.profile = it->second;
@@ -739,8 +743,7 @@ absl::StatusOr<std::vector<Submitted>> FeedbackService::SubmitBatchImpl(
       Submitted& result = committed[p.index];
       if (p.duplicate_of.has_value() || !p.stored_response_id.empty()) continue;
       if (erased->count(p.response.profile()) > 0) {
-        result.status = runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
-                                       absl::StrCat(p.response.profile(), " does not exist"));
+        result.status = ProfileNotFound(p.response.profile());
         continue;
       }
       if (p.survey->contact_policy().min_days_between_responses() > 0) {
@@ -1606,8 +1609,7 @@ absl::StatusOr<v1::FeatureRequestLink> FeedbackService::LinkFeatureRequest(
   auto profiles = FetchProfiles({link.profile()}, deadline);
   if (!profiles.ok()) return profiles.status();
   if (!(*profiles)[0].has_value()) {
-    return runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
-                          absl::StrCat(link.profile(), " does not exist"));
+    return ProfileNotFound(link.profile());
   }
   const pv1::Profile& profile = *(*profiles)[0];
   v1::FeatureRequestLink stored = link;
@@ -1617,8 +1619,7 @@ absl::StatusOr<v1::FeatureRequestLink> FeedbackService::LinkFeatureRequest(
     auto erased = GuardProfiles(tx, {profile.name()});
     if (!erased.ok()) return erased.status();
     if (!erased->empty()) {
-      return runtime::Error(absl::StatusCode::kNotFound, "PROFILE_NOT_FOUND",
-                            absl::StrCat(link.profile(), " does not exist"));
+      return ProfileNotFound(link.profile());
     }
     auto upserted = tx.Exec(
         "INSERT INTO feedback_links (request, profile, link_time, data) VALUES ($1, $2, $3, $4) "

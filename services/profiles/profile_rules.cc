@@ -1,7 +1,6 @@
 #include "services/profiles/profile_rules.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,7 +17,6 @@
 namespace centric::profiles {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 
 std::string Path(absl::string_view prefix, absl::string_view name) {
   return prefix.empty() ? std::string(name) : absl::StrCat(prefix, ".", name);
@@ -274,7 +272,7 @@ void NormalizeMutableFields(v1::Profile& profile, absl::string_view field, absl:
     }
     CheckLength(consent.source(), kMaxConsentSourceBytes, Path(item, "source"), violations);
     if (!consent.has_update_time()) {
-      *consent.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+      *consent.mutable_update_time() = runtime::ToTimestamp(now);
     } else {
       CheckTimestamp(consent.update_time(), Path(item, "update_time"), violations);
     }
@@ -352,8 +350,7 @@ void NormalizeInteraction(v1::Interaction& interaction, absl::string_view field,
     Add(violations, Path(field, "occur_time"), "is required");
   } else if (!runtime::ValidTimestamp(interaction.occur_time())) {
     Add(violations, Path(field, "occur_time"), runtime::kInvalidTimestamp);
-  } else if (absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(interaction.occur_time())) >
-             now + absl::Minutes(5)) {
+  } else if (runtime::FromTimestamp(interaction.occur_time()) > now + absl::Minutes(5)) {
     Add(violations, Path(field, "occur_time"), "must not be more than 5 minutes in the future");
   }
   if (static_cast<size_t>(interaction.properties().fields_size()) > kMaxPropertyKeys) {
