@@ -787,13 +787,61 @@ void RunIncremental(Loaded& loaded, Metrics& metrics) {
   metrics.Add("apply_profile_during_refresh_max_ms", Quantile(during, 1.0));
 }
 
+// ApplyProfile while a second engine, loaded with the same population, runs its full
+// rebuild (Ready(): RFM, every segment), as the service applies profile events that
+// arrive during its start-up.
+absl::Status RunRebuild(const Options& options, Loaded& loaded, Metrics& metrics) {
+  runtime::FakeClock clock(absl::FromUnixSeconds(kNowUnixSeconds));
+  seg::Engine engine(clock);
+  for (int n = 0; n < options.profiles; ++n) engine.ApplyProfile(ToProfile(n, Generate(n)));
+  for (size_t i = 0; i < loaded.specs.size(); ++i) {
+    engine.PutSegment(
+        {absl::StrCat("segments/", loaded.specs[i].id), loaded.rules[i], loaded.specs[i].purpose});
+  }
+  const Synthetic original = Generate(1);
+  std::atomic<bool> rebuilding{true};
+  double ready_ms = 0;
+  std::thread rebuilder([&] {
+    const SteadyClock::time_point start = SteadyClock::now();
+    engine.Ready();
+    ready_ms = MillisSince(start);
+    rebuilding = false;
+  });
+  std::vector<double> during;
+  for (int k = 0; rebuilding; ++k) {
+    Synthetic s = original;
+    s.country = k % 2 == 0 ? "NL" : original.country;
+    pv1::Profile profile = ToProfile(1, s);
+    profile.set_version(2 + k);
+    const SteadyClock::time_point start = SteadyClock::now();
+    engine.ApplyProfile(profile);
+    during.push_back(MillisSince(start));
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  rebuilder.join();
+  pv1::Profile restored = ToProfile(1, original);
+  restored.set_version(1 << 30);
+  engine.ApplyProfile(restored);
+  if (engine.SegmentSize("segments/s000") != loaded.engine->SegmentSize("segments/s000")) {
+    return absl::InternalError("the rebuilt engine holds other members than the loaded one");
+  }
+  absl::PrintF("\n== Rebuild: Ready() of a second engine (%d profiles, %zu segments) ==\n",
+               options.profiles, loaded.specs.size());
+  absl::PrintF("  Ready() %.0f ms; ApplyProfile meanwhile max %.3f ms, p99 %.3f ms (%zu calls)\n",
+               ready_ms, Quantile(during, 1.0), Quantile(during, 0.99), during.size());
+  metrics.Add("apply_profile_during_rebuild_max_ms", Quantile(during, 1.0));
+  metrics.Add("rebuild_with_applies_ms", ready_ms);
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------------------
 // Phase: eval
 
 struct PgTimes {
   double count_ms = 0;
   double ids_ms = 0;
-  double engine_ms = 0;
+  double engine_ms = 0;      // the size (PreviewRule)
+  double engine_ids_ms = 0;  // every member's id, streamed from the bitmap (StreamMembers)
 };
 
 // Alternates engine, COUNT(*) and id-list runs, `runs` times after warm-up; medians.
@@ -802,11 +850,21 @@ absl::StatusOr<PgTimes> TimeEval(const Options& options, seg::Engine& engine, co
   const std::string count_sql =
       absl::StrCat("SELECT count(*) FROM segbench WHERE ", kThreeClauseSql);
   const std::string ids_sql = absl::StrCat("SELECT id FROM segbench WHERE ", kThreeClauseSql);
-  std::vector<double> engine_ms, count_ms, ids_ms;
+  std::vector<double> engine_ms, engine_ids_ms, count_ms, ids_ms;
+  // The ids go into one buffer, as a response stream would serialise them.
+  std::string buffer;
+  auto sink = [&buffer](absl::string_view id) {
+    buffer.append(id.data(), id.size());
+    buffer.push_back('\n');
+  };
   for (int run = 0; run < kWarmupRuns + options.runs; ++run) {
     SteadyClock::time_point start = SteadyClock::now();
     const int64_t size = engine.PreviewRule(rule, pv1::CONSENT_PURPOSE_UNSPECIFIED, 0).size;
     const double e = MillisSince(start);
+    buffer.clear();
+    start = SteadyClock::now();
+    const int64_t streamed = engine.StreamMembers(rule, pv1::CONSENT_PURPOSE_UNSPECIFIED, sink);
+    const double ei = MillisSince(start);
     start = SteadyClock::now();
     auto count = pg.Count(count_sql, /*counting=*/true);
     const double c = MillisSince(start);
@@ -815,17 +873,18 @@ absl::StatusOr<PgTimes> TimeEval(const Options& options, seg::Engine& engine, co
     auto ids = pg.Count(ids_sql, /*counting=*/false);
     const double i = MillisSince(start);
     if (!ids.ok()) return ids.status();
-    if (size != expected || *count != expected || *ids != expected) {
-      return absl::InternalError(
-          absl::StrFormat("counts differ: engine %d, SQL count(*) %d, SQL ids %d (expected %d)",
-                          size, *count, *ids, expected));
+    if (size != expected || streamed != expected || *count != expected || *ids != expected) {
+      return absl::InternalError(absl::StrFormat(
+          "counts differ: engine %d, engine ids %d, SQL count(*) %d, SQL ids %d (expected %d)",
+          size, streamed, *count, *ids, expected));
     }
     if (run < kWarmupRuns) continue;
     engine_ms.push_back(e);
+    engine_ids_ms.push_back(ei);
     count_ms.push_back(c);
     ids_ms.push_back(i);
   }
-  return PgTimes{Median(count_ms), Median(ids_ms), Median(engine_ms)};
+  return PgTimes{Median(count_ms), Median(ids_ms), Median(engine_ms), Median(engine_ids_ms)};
 }
 
 absl::Status RunEval(const Options& options, Loaded& loaded, testing::PostgresServer& postgres,
@@ -894,6 +953,7 @@ absl::Status RunEval(const Options& options, Loaded& loaded, testing::PostgresSe
                options.runs, kWarmupRuns);
   absl::PrintF("  %-62s %8s %9s  %s\n", "", "ms", "PG/engine", "PostgreSQL plan");
   double best_unindexed = 0;  // fastest count(*) without index, over engine time
+  double best_unindexed_ids = 0;  // the same for the ids
   double default_ratio = 0;
   for (const Block& block : blocks) {
     if (block.indexed) {
@@ -910,8 +970,9 @@ absl::Status RunEval(const Options& options, Loaded& loaded, testing::PostgresSe
     auto times = TimeEval(options, engine, **rule, pg, preview.size);
     if (!times.ok()) return times.status();
     const double count_ratio = times->count_ms / times->engine_ms;
-    const double ids_ratio = times->ids_ms / times->engine_ms;
-    absl::PrintF("  %-62s %8.2f\n", "engine: PreviewRule (member bitmap)", times->engine_ms);
+    const double ids_ratio = times->ids_ms / times->engine_ids_ms;
+    absl::PrintF("  %-62s %8.2f\n", "engine: PreviewRule (member bitmap, size)", times->engine_ms);
+    absl::PrintF("  %-62s %8.2f\n", "engine: StreamMembers (every id)", times->engine_ids_ms);
     absl::PrintF("  %-62s %8.2f %9.1f  %s\n",
                  absl::StrCat("PostgreSQL, ", block.label, ": count(*)"), times->count_ms,
                  count_ratio, count_plan);
@@ -919,11 +980,20 @@ absl::Status RunEval(const Options& options, Loaded& loaded, testing::PostgresSe
                  absl::StrCat("PostgreSQL, ", block.label, ": SELECT id"), times->ids_ms, ids_ratio,
                  ids_plan);
     metrics.Add(absl::StrCat("engine_eval", block.key, "_ms"), times->engine_ms);
+    metrics.Add(absl::StrCat("engine_ids", block.key, "_ms"), times->engine_ids_ms);
     metrics.Add(absl::StrCat("pg_count", block.key, "_ms"), times->count_ms);
     metrics.Add(absl::StrCat("pg_ids", block.key, "_ms"), times->ids_ms);
     metrics.Add(absl::StrCat("eval_ratio", block.key), count_ratio);
     metrics.Add(absl::StrCat("eval_ratio_ids", block.key), ids_ratio);
     if (block.key[0] == '\0') default_ratio = count_ratio;
+    if (!block.indexed && (best_unindexed_ids == 0 || ids_ratio < best_unindexed_ids)) {
+      best_unindexed_ids = ids_ratio;
+    }
+    if (block.indexed) {
+      absl::PrintF("  ratio against the composite index: count %.1f, ids %.1f;  goal >= 2: %s\n",
+                   count_ratio, ids_ratio, count_ratio >= 2 && ids_ratio >= 2 ? "met" : "NOT MET");
+      metrics.AddText("eval_indexed_goal", count_ratio >= 2 && ids_ratio >= 2 ? "met" : "not_met");
+    }
     if (!block.indexed && (best_unindexed == 0 || count_ratio < best_unindexed)) {
       best_unindexed = count_ratio;
     }
@@ -953,8 +1023,13 @@ absl::Status RunEval(const Options& options, Loaded& loaded, testing::PostgresSe
       "  ratio PG count(*) without index / engine: %.1f with PostgreSQL's defaults, %.1f against "
       "its fastest setting above;  goal >= 50: %s\n",
       default_ratio, best_unindexed, best_unindexed >= 50 ? "met" : "NOT MET");
+  absl::PrintF("  ratio PG SELECT id without index / engine ids: %.1f against its fastest setting;"
+               "  goal >= 50: %s\n",
+               best_unindexed_ids, best_unindexed_ids >= 50 ? "met" : "NOT MET");
   metrics.Add("eval_ratio_best_unindexed", best_unindexed);
-  metrics.AddText("eval_goal", best_unindexed >= 50 ? "met" : "not_met");
+  metrics.Add("eval_ratio_ids_best_unindexed", best_unindexed_ids);
+  metrics.AddText("eval_goal",
+                  best_unindexed >= 50 && best_unindexed_ids >= 50 ? "met" : "not_met");
   return absl::OkStatus();
 }
 
@@ -1273,6 +1348,7 @@ int Run(const Options& options) {
     if (!loaded.ok()) return Fail("load", loaded.status());
     RunIncremental(*loaded, metrics);
     if (options.eval) {
+      if (absl::Status s = RunRebuild(options, *loaded, metrics); !s.ok()) return Fail("rebuild", s);
       if (absl::Status s = need_postgres(); !s.ok()) return Fail("PostgreSQL", s);
       if (absl::Status s = RunEval(options, *loaded, *postgres, metrics); !s.ok()) {
         return Fail("eval", s);

@@ -1,11 +1,13 @@
 #include "services/segmentation/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "services/segmentation/bitmap_index.h"
 
 namespace centric::segmentation {
 namespace {
@@ -17,18 +19,16 @@ std::optional<Field> ConsentField(profiles::v1::ConsentPurpose purpose) {
   return static_cast<Field>(static_cast<int>(Field::kConsentMarketingEmail) + purpose - 1);
 }
 
-// Live rows whose consent for `purpose` is GRANTED.
-Roaring Granted(const Table& table, profiles::v1::ConsentPurpose purpose) {
-  std::vector<uint32_t> rows;
-  Field f = *ConsentField(purpose);
-  const std::vector<uint8_t>& col = table.EnumColumn(f);
-  for (Row row = 0; row < col.size(); ++row) {
-    if (col[row] == profiles::v1::CONSENT_STATUS_GRANTED && table.live(row)) rows.push_back(row);
-  }
-  Roaring out;
-  out.addMany(rows.size(), rows.data());
-  return out;
+// The words of block `block` of the rows whose consent for `purpose` is GRANTED.
+void GrantedBlock(const Table& table, profiles::v1::ConsentPurpose purpose, uint32_t block,
+                  uint64_t* words) {
+  std::fill(words, words + kBlockWords, uint64_t{0});
+  const Roaring* granted =
+      table.IndexOf(*ConsentField(purpose))->Rows(profiles::v1::CONSENT_STATUS_GRANTED);
+  if (granted != nullptr) OrBlock(*granted, block, words, kBlockWords);
 }
+
+uint32_t BlockOf(Row row) { return row / kBlockRows; }
 
 }  // namespace
 
@@ -46,26 +46,113 @@ bool Engine::ready() const {
 
 void Engine::Ready() {
   absl::Time now = clock_.Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (ready_ || building_) return;
+    building_ = true;
+  }
+  SweepRfm();
+  while (true) {
+    std::string next;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, state] : segments_) {
+        if (!state.built && !state.sweep.has_value()) {
+          next = name;
+          break;
+        }
+      }
+    }
+    if (next.empty()) break;
+    SweepSegment(next, now, nullptr);
+  }
+  SweepPersonas(now, nullptr);
   absl::MutexLock lock(&mu_);
-  if (ready_) return;
-  rfm_ = ComputeRfmBoundaries(table_);
-  RescoreRfm(nullptr);
-  for (auto& [name, state] : segments_) state.members = Evaluate(state.def, now);
-  AssignPersonas(now, nullptr);
   ready_ = true;
+  building_ = false;
 }
 
 Roaring Engine::Evaluate(const SegmentDefinition& def, absl::Time now) const {
   Roaring members = def.rule->EvalAll(table_, now);
-  if (ConsentField(def.purpose).has_value()) members &= Granted(table_, def.purpose);
+  if (std::optional<Field> consent = ConsentField(def.purpose)) {
+    const Roaring* granted = table_.IndexOf(*consent)->Rows(profiles::v1::CONSENT_STATUS_GRANTED);
+    if (granted == nullptr) return Roaring();
+    members &= *granted;
+  }
   return members;
 }
 
-bool Engine::EvaluateRow(const SegmentDefinition& def, Row row, absl::Time now) const {
-  if (std::optional<Field> consent = ConsentField(def.purpose)) {
-    if (table_.EnumAt(*consent, row) != profiles::v1::CONSENT_STATUS_GRANTED) return false;
+void Engine::EvaluateBlock(const SegmentDefinition& def, const Rule::Evaluation& evaluation,
+                           uint32_t block, uint64_t* words) const {
+  evaluation.EvalBlock(table_, block, words);
+  if (ConsentField(def.purpose).has_value()) {
+    uint64_t granted[kBlockWords];
+    GrantedBlock(table_, def.purpose, block, granted);
+    for (size_t w = 0; w < kBlockWords; ++w) words[w] &= granted[w];
   }
-  return def.rule->EvalRow(table_, row, now);
+}
+
+void Engine::SweepSegment(const std::string& name, absl::Time now, EngineChanges* out) {
+  std::shared_ptr<const Rule> rule;
+  std::unique_ptr<Rule::Evaluation> evaluation;
+  SegmentDefinition def;
+  uint64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = segments_.find(name);
+    if (it == segments_.end()) return;
+    id = ++sweeps_;
+    it->second.sweep = Sweep{id, 0, Roaring()};
+    def = it->second.def;
+    evaluation = def.rule->Prepare(table_, now);
+  }
+  std::vector<uint64_t> words(kBlockWords);
+  for (uint32_t block = 0;; ++block) {
+    absl::MutexLock lock(&mu_);
+    auto it = segments_.find(name);
+    if (it == segments_.end() || !it->second.sweep.has_value() || it->second.sweep->id != id) {
+      return;  // removed or swept again: the newer operation owns the result
+    }
+    SegmentState& state = it->second;
+    if (static_cast<uint64_t>(block) * kBlockRows >= table_.row_count()) {
+      Roaring members = std::move(state.sweep->members);
+      members.runOptimize();
+      if (state.built && out != nullptr) Diff(name, state.members, members, *out);
+      state.members = std::move(members);
+      state.built = true;
+      state.sweep.reset();
+      return;
+    }
+    evaluation->Sync(table_);
+    EvaluateBlock(def, *evaluation, block, words.data());
+    AppendBlock(state.sweep->members, block, words.data(), kBlockWords);
+    state.sweep->next_block = block + 1;
+  }
+}
+
+bool Engine::SweepRfm() {
+  RfmSample sample;
+  for (Row begin = 0;; begin += kBlockRows) {
+    absl::MutexLock lock(&mu_);
+    if (begin >= table_.row_count()) break;
+    CollectRfm(table_, begin, begin + kBlockRows, sample);
+  }
+  RfmBoundaries boundaries = BoundariesOf(sample);
+  bool changed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    rfm_ = boundaries;
+    scoring_ = true;
+  }
+  for (Row begin = 0;; begin += kBlockRows) {
+    absl::MutexLock lock(&mu_);
+    if (begin >= table_.row_count()) break;
+    Row end = std::min<Row>(table_.row_count(), begin + kBlockRows);
+    for (Row row = begin; row < end; ++row) {
+      if (table_.live(row) && StoreRfm(table_, row, ScoreRow(table_, row, rfm_))) changed = true;
+    }
+  }
+  return changed;
 }
 
 void Engine::Diff(const std::string& segment, const Roaring& before,
@@ -80,14 +167,17 @@ void Engine::Diff(const std::string& segment, const Roaring& before,
 
 EngineChanges Engine::PutSegment(SegmentDefinition segment) {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  std::string name = segment.name;
+  {
+    absl::MutexLock lock(&mu_);
+    SegmentState& state = segments_[name];
+    state.def = std::move(segment);
+    state.sweep.reset();
+    // Before Ready() the segment waits for it; during Ready() the build picks it up.
+    if (!ready_) return {};
+  }
   EngineChanges out;
-  SegmentState& state = segments_[segment.name];
-  state.def = std::move(segment);
-  if (!ready_) return out;
-  Roaring members = Evaluate(state.def, now);
-  Diff(state.def.name, state.members, members, out);
-  state.members = std::move(members);
+  SweepSegment(name, now, &out);
   return out;
 }
 
@@ -96,7 +186,7 @@ EngineChanges Engine::RemoveSegment(const std::string& name) {
   EngineChanges out;
   auto it = segments_.find(name);
   if (it == segments_.end()) return out;
-  if (ready_) Diff(name, it->second.members, Roaring(), out);
+  if (it->second.built) Diff(name, it->second.members, Roaring(), out);
   segments_.erase(it);
   return out;
 }
@@ -111,7 +201,7 @@ void Engine::SortPersonas() {
 
 EngineChanges Engine::PutPersona(PersonaDefinition persona) {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   auto it = std::find_if(personas_.begin(), personas_.end(),
                          [&](const auto& p) { return p.first.name == persona.name; });
   if (it != personas_.end()) {
@@ -128,23 +218,31 @@ EngineChanges Engine::PutPersona(PersonaDefinition persona) {
     personas_.emplace_back(std::move(persona), id);
   }
   SortPersonas();
+  ++persona_epoch_;
+  bool ready = ready_;
+  lock.Release();
   EngineChanges out;
-  if (ready_) AssignPersonas(now, &out);
+  if (ready) SweepPersonas(now, &out);
   return out;
 }
 
 EngineChanges Engine::RemovePersona(const std::string& name) {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   std::erase_if(personas_, [&](const auto& p) { return p.first.name == name; });
+  ++persona_epoch_;
+  bool ready = ready_;
+  lock.Release();
   EngineChanges out;
-  if (ready_) AssignPersonas(now, &out);
+  if (ready) SweepPersonas(now, &out);
   return out;
 }
 
-uint16_t Engine::PersonaOfRow(Row row, absl::Time now) const {
+uint16_t Engine::PersonaOfRow(Row row, absl::Time now, const cel::Activation* activation) const {
   for (const auto& [def, id] : personas_) {
-    if (def.rule->EvalRow(table_, row, now)) return id;
+    bool match = activation != nullptr ? def.rule->EvalRow(table_, row, *activation)
+                                       : def.rule->EvalRow(table_, row, now);
+    if (match) return id;
   }
   return 0;
 }
@@ -159,23 +257,41 @@ void Engine::SetPrimary(Row row, uint16_t id, EngineChanges* out) {
   if (out != nullptr) out->personas.push_back({ProfileName(table_.IdOf(row)), persona_names_[id]});
 }
 
-void Engine::AssignPersonas(absl::Time now, EngineChanges* out) {
-  std::vector<uint16_t> next(table_.row_count(), 0);
-  Roaring assigned;
-  for (const auto& [def, id] : personas_) {
-    Roaring matches = def.rule->EvalAll(table_, now) - assigned;
-    for (uint32_t row : matches) next[row] = id;
-    assigned |= matches;
+void Engine::SweepPersonas(absl::Time now, EngineChanges* out) {
+  std::vector<std::pair<std::unique_ptr<Rule::Evaluation>, uint16_t>> evaluations;
+  std::vector<std::shared_ptr<const Rule>> rules;  // kept alive for the evaluations
+  uint64_t epoch;
+  {
+    absl::MutexLock lock(&mu_);
+    epoch = persona_epoch_;
+    for (const auto& [def, id] : personas_) {
+      rules.push_back(def.rule);
+      evaluations.emplace_back(def.rule->Prepare(table_, now), id);
+    }
   }
-  for (Row row = 0; row < table_.row_count(); ++row) {
-    if (table_.live(row)) SetPrimary(row, next[row], out);
-  }
-}
-
-void Engine::RescoreRfm(Roaring* changed) {
-  for (Row row = 0; row < table_.row_count(); ++row) {
-    if (!table_.live(row)) continue;
-    if (StoreRfm(table_, row, ScoreRow(table_, row, rfm_)) && changed != nullptr) changed->add(row);
+  std::vector<uint64_t> words(kBlockWords);
+  std::vector<uint16_t> next(kBlockRows);
+  for (uint32_t block = 0;; ++block) {
+    absl::MutexLock lock(&mu_);
+    // Personas changed meanwhile: the change's own sweep assigns them.
+    if (persona_epoch_ != epoch) return;
+    Row base = block * kBlockRows;
+    if (base >= table_.row_count()) return;
+    Row end = std::min<Row>(table_.row_count(), base + kBlockRows);
+    std::fill(next.begin(), next.end(), 0);
+    // Highest priority first: a row keeps the first persona that matches it.
+    for (auto it = evaluations.rbegin(); it != evaluations.rend(); ++it) {
+      it->first->Sync(table_);
+      it->first->EvalBlock(table_, block, words.data());
+      for (size_t w = 0; w < kBlockWords; ++w) {
+        for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+          next[w * 64 + std::countr_zero(bits)] = it->second;
+        }
+      }
+    }
+    for (Row row = base; row < end; ++row) {
+      if (table_.live(row)) SetPrimary(row, next[row - base], out);
+    }
   }
 }
 
@@ -184,7 +300,7 @@ EngineChanges Engine::ApplyProfile(const profiles::v1::Profile& profile) {
   absl::MutexLock lock(&mu_);
   EngineChanges out;
   std::optional<Table::Change> change = table_.Upsert(profile);
-  if (!change.has_value() || !ready_) return out;
+  if (!change.has_value() || !scoring_) return out;
   Row row = change->row;
   if (StoreRfm(table_, row, ScoreRow(table_, row, rfm_))) {
     change->paths.insert({"rfm.r", "rfm.f", "rfm.m"});
@@ -199,10 +315,27 @@ EngineChanges Engine::ApplyProfile(const profiles::v1::Profile& profile) {
     }
     return false;
   };
+  // The row as every rule sees it, built once for all the rules evaluated.
+  std::optional<cel::Activation> activation;
+  auto evaluate = [&](const SegmentDefinition& def) {
+    if (std::optional<Field> consent = ConsentField(def.purpose)) {
+      if (table_.EnumAt(*consent, row) != profiles::v1::CONSENT_STATUS_GRANTED) return false;
+    }
+    if (!activation.has_value()) activation = RowActivation(table_, row, now, {"profile"});
+    return def.rule->EvalRow(table_, row, *activation);
+  };
   for (auto& [name, state] : segments_) {
+    if (!state.built && !state.sweep.has_value()) continue;  // the build evaluates it
     if (!affected(*state.def.rule, state.def.purpose)) continue;
-    bool now_in = EvaluateRow(state.def, row, now);
-    if (now_in == state.members.contains(row)) continue;
+    bool now_in = evaluate(state.def);
+    if (state.sweep.has_value() && BlockOf(row) < state.sweep->next_block) {
+      if (now_in) {
+        state.sweep->members.add(row);
+      } else {
+        state.sweep->members.remove(row);
+      }
+    }
+    if (!state.built || now_in == state.members.contains(row)) continue;
     if (now_in) {
       state.members.add(row);
     } else {
@@ -214,7 +347,11 @@ EngineChanges Engine::ApplyProfile(const profiles::v1::Profile& profile) {
   for (const auto& [def, id] : personas_) {
     persona_affected = persona_affected || affected(*def.rule, profiles::v1::CONSENT_PURPOSE_UNSPECIFIED);
   }
-  if (persona_affected) SetPrimary(row, PersonaOfRow(row, now), &out);
+  if (persona_affected) {
+    if (!activation.has_value()) activation = RowActivation(table_, row, now, {"profile"});
+    // While building, personas are assigned without deltas, as the build assigns them.
+    SetPrimary(row, PersonaOfRow(row, now, &*activation), ready_ ? &out : nullptr);
+  }
   return out;
 }
 
@@ -231,6 +368,7 @@ EngineChanges Engine::RemoveProfile(const std::string& profile_name) {
   if (!table_.live(*found)) return out;
   Row row = *found;
   for (auto& [name, state] : segments_) {
+    if (state.sweep.has_value()) state.sweep->members.remove(row);
     if (state.members.contains(row)) {
       state.members.remove(row);
       out.membership.push_back({name, profile_name, false, table_.VersionOf(row)});
@@ -243,25 +381,26 @@ EngineChanges Engine::RemoveProfile(const std::string& profile_name) {
 
 EngineChanges Engine::Refresh() {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ready_) return {};
+  }
+  bool rfm_changed = SweepRfm();
+  std::vector<std::string> due;
+  bool personas_due = false;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, state] : segments_) {
+      const Rule& rule = *state.def.rule;
+      if (rule.reads_now() || (rfm_changed && rule.reads_rfm())) due.push_back(name);
+    }
+    for (const auto& [def, id] : personas_) {
+      personas_due = personas_due || def.rule->reads_now() || (rfm_changed && def.rule->reads_rfm());
+    }
+  }
   EngineChanges out;
-  if (!ready_) return out;
-  rfm_ = ComputeRfmBoundaries(table_);
-  Roaring rescored;
-  RescoreRfm(&rescored);
-  bool rfm_changed = !rescored.isEmpty();
-  for (auto& [name, state] : segments_) {
-    const Rule& rule = *state.def.rule;
-    if (!rule.reads_now() && !(rfm_changed && rule.reads_rfm())) continue;
-    Roaring members = Evaluate(state.def, now);
-    Diff(name, state.members, members, out);
-    state.members = std::move(members);
-  }
-  bool personas_changed = false;
-  for (const auto& [def, id] : personas_) {
-    personas_changed = personas_changed || def.rule->reads_now() || (rfm_changed && def.rule->reads_rfm());
-  }
-  if (personas_changed) AssignPersonas(now, &out);
+  for (const std::string& name : due) SweepSegment(name, now, &out);
+  if (personas_due) SweepPersonas(now, &out);
   return out;
 }
 
@@ -297,6 +436,26 @@ Engine::Preview Engine::PreviewRule(const Rule& rule, profiles::v1::ConsentPurpo
     }
   }
   return preview;
+}
+
+int64_t Engine::StreamMembers(const Rule& rule, profiles::v1::ConsentPurpose purpose,
+                              const std::function<void(absl::string_view id)>& sink) const {
+  absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  SegmentDefinition def{"", std::shared_ptr<const Rule>(&rule, [](const Rule*) {}), purpose};
+  Roaring members = Evaluate(def, now);
+  struct Context {
+    const Table* table;
+    const std::function<void(absl::string_view id)>* sink;
+  } context{&table_, &sink};
+  members.iterate(
+      [](uint32_t row, void* p) {
+        auto* c = static_cast<Context*>(p);
+        (*c->sink)(c->table->IdOf(row));
+        return true;
+      },
+      &context);
+  return static_cast<int64_t>(members.cardinality());
 }
 
 const std::vector<Row>& Engine::RowsById() const {

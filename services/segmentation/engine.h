@@ -4,9 +4,16 @@
 // are evaluated again) and by Refresh() for what time changes (rules reading `now`, RFM
 // boundaries). Every change of membership comes back to the caller as a delta, which
 // the service publishes as MembershipChanged. Thread-safe.
+//
+// Whole-population work (Ready, Refresh, PutSegment, PutPersona) never holds the engine
+// for long: it sweeps the table one block of 65,536 rows at a time and lets go between
+// blocks, while ApplyProfile and RemoveProfile keep the finished part of the sweep
+// current; the result is swapped in when the last block is done (docs/SEGMENTATION.md,
+// "Sweeps").
 #ifndef CENTRIC_SERVICES_SEGMENTATION_ENGINE_H_
 #define CENTRIC_SERVICES_SEGMENTATION_ENGINE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,6 +113,10 @@ class Engine {
   };
   Preview PreviewRule(const Rule& rule, profiles::v1::ConsentPurpose purpose,
                       int sample_size) const;
+  // Calls `sink` with the id of every profile (without "profiles/") for which `rule`
+  // holds, in row order, walking the member bitmap; returns how many there were.
+  int64_t StreamMembers(const Rule& rule, profiles::v1::ConsentPurpose purpose,
+                        const std::function<void(absl::string_view id)>& sink) const;
   // Members in profile-name order after `after_profile` (a profile name or empty), at
   // most `limit`; `more` says whether members remain after them.
   std::optional<std::vector<std::string>> Members(const std::string& segment,
@@ -124,22 +135,41 @@ class Engine {
   size_t BitmapMemoryBytes() const;
 
  private:
+  // A sweep in progress over a segment: its members in the blocks before `next_block`,
+  // kept current by ApplyProfile and RemoveProfile.
+  struct Sweep {
+    uint64_t id = 0;
+    uint32_t next_block = 0;
+    Roaring members;
+  };
   struct SegmentState {
     SegmentDefinition def;
     Roaring members;
+    // False until the first evaluation after start (no deltas before it).
+    bool built = false;
+    std::optional<Sweep> sweep;
   };
   Roaring Evaluate(const SegmentDefinition& def, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool EvaluateRow(const SegmentDefinition& def, Row row, absl::Time now) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Members of `def` in one block (words), consent applied.
+  void EvaluateBlock(const SegmentDefinition& def, const Rule::Evaluation& evaluation,
+                     uint32_t block, uint64_t* words) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Diff(const std::string& segment, const Roaring& before,
             const Roaring& after, EngineChanges& out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Recomputes every primary persona; deltas for profiles whose persona changed.
-  void AssignPersonas(absl::Time now, EngineChanges* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  uint16_t PersonaOfRow(Row row, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-evaluates segment `name` over every row, block by block, and swaps the result in;
+  // deltas for the difference when the segment was built. Nothing when the segment is
+  // removed or swept again meanwhile.
+  void SweepSegment(const std::string& name, absl::Time now, EngineChanges* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Recomputes RFM boundaries and every score, block by block; whether a score changed.
+  bool SweepRfm() ABSL_LOCKS_EXCLUDED(mu_);
+  // Recomputes every primary persona block by block; deltas (when `out`) for profiles
+  // whose persona changed.
+  void SweepPersonas(absl::Time now, EngineChanges* out) ABSL_LOCKS_EXCLUDED(mu_);
+  uint16_t PersonaOfRow(Row row, absl::Time now, const cel::Activation* activation) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPrimary(Row row, uint16_t id, EngineChanges* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RescoreRfm(Roaring* changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SortPersonas() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const std::vector<Row>& RowsById() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static std::string ProfileName(absl::string_view id);
@@ -147,6 +177,12 @@ class Engine {
   runtime::Clock& clock_;
   mutable absl::Mutex mu_;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool building_ ABSL_GUARDED_BY(mu_) = false;
+  // Whether RFM boundaries were computed (profile changes before only fill the table).
+  bool scoring_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t sweeps_ ABSL_GUARDED_BY(mu_) = 0;
+  // Changes whenever the personas change, so a persona sweep can tell it is stale.
+  uint64_t persona_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   Table table_ ABSL_GUARDED_BY(mu_);
   RfmBoundaries rfm_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, SegmentState> segments_ ABSL_GUARDED_BY(mu_);

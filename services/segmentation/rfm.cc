@@ -6,11 +6,17 @@
 namespace centric::segmentation {
 namespace {
 
+// The values at the 20th, 40th, 60th and 80th percentile ranks (as if sorted).
 std::array<double, 4> Quintiles(std::vector<double>& values) {
   std::array<double, 4> out{};
   if (values.empty()) return out;
-  std::sort(values.begin(), values.end());
-  for (size_t k = 1; k <= 4; ++k) out[k - 1] = values[k * values.size() / 5];
+  auto begin = values.begin();
+  for (size_t k = 1; k <= 4; ++k) {
+    auto nth = values.begin() + static_cast<std::ptrdiff_t>(k * values.size() / 5);
+    std::nth_element(begin, nth, values.end());
+    out[k - 1] = *nth;
+    begin = nth;
+  }
   return out;
 }
 
@@ -22,20 +28,29 @@ uint8_t Score(double v, const std::array<double, 4>& b) {
 
 }  // namespace
 
-RfmBoundaries ComputeRfmBoundaries(const Table& table) {
-  std::vector<double> r, f, m;
-  for (Row row = 0; row < table.row_count(); ++row) {
+void CollectRfm(const Table& table, Row begin, Row end, RfmSample& sample) {
+  end = std::min(end, table.row_count());
+  for (Row row = begin; row < end; ++row) {
     if (!table.live(row) || table.IntAt(Field::kOrderCount, row) <= 0) continue;
-    r.push_back(static_cast<double>(table.TimeMicrosAt(Field::kLastPurchaseTime, row)));
-    f.push_back(static_cast<double>(table.IntAt(Field::kOrderCount, row)));
-    m.push_back(table.DoubleAt(Field::kRevenueTotal, row));
+    sample.recency.push_back(static_cast<double>(table.TimeMicrosAt(Field::kLastPurchaseTime, row)));
+    sample.frequency.push_back(static_cast<double>(table.IntAt(Field::kOrderCount, row)));
+    sample.monetary.push_back(table.DoubleAt(Field::kRevenueTotal, row));
   }
+}
+
+RfmBoundaries BoundariesOf(RfmSample& sample) {
   RfmBoundaries b;
-  b.population = static_cast<int64_t>(r.size());
-  b.recency = Quintiles(r);
-  b.frequency = Quintiles(f);
-  b.monetary = Quintiles(m);
+  b.population = static_cast<int64_t>(sample.recency.size());
+  b.recency = Quintiles(sample.recency);
+  b.frequency = Quintiles(sample.frequency);
+  b.monetary = Quintiles(sample.monetary);
   return b;
+}
+
+RfmBoundaries ComputeRfmBoundaries(const Table& table) {
+  RfmSample sample;
+  CollectRfm(table, 0, table.row_count(), sample);
+  return BoundariesOf(sample);
 }
 
 RfmScore ScoreRow(const Table& table, Row row, const RfmBoundaries& b) {

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "services/segmentation/table.h"
 
@@ -32,6 +33,15 @@ struct RfmScore {
 
 // Boundaries over the live rows of `table`.
 RfmBoundaries ComputeRfmBoundaries(const Table& table);
+
+// The same in steps: the purchase figures of live rows [begin, end) are collected into a
+// sample (so that a caller can let go of the table between blocks of rows), then the
+// boundaries are taken from the sample (which is reordered).
+struct RfmSample {
+  std::vector<double> recency, frequency, monetary;
+};
+void CollectRfm(const Table& table, Row begin, Row end, RfmSample& sample);
+RfmBoundaries BoundariesOf(RfmSample& sample);
 
 // The score of one row against `boundaries` (0,0,0 without a purchase, or before any
 // boundaries exist).

@@ -1,15 +1,13 @@
 #include "services/segmentation/rule.h"
 
 #include <algorithm>
-#include <bit>
-#include <cstring>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/profile_cel/profile_cel.h"
+#include "services/segmentation/rule_program.h"
 
 namespace centric::segmentation {
 namespace {
@@ -111,85 +109,6 @@ bool CollectColumns(const Expr& e, std::set<std::string>& out) {
   return true;
 }
 
-// ---- Three-valued bitsets -----------------------------------------------------------
-
-using Words = std::vector<uint64_t>;
-
-// Per row: true, false, or neither (an error, or not evaluated).
-struct Tri {
-  Words t;
-  Words f;
-  explicit Tri(size_t words) : t(words, 0), f(words, 0) {}
-};
-
-enum TriValue : int8_t { kFalse = 0, kTrue = 1, kError = 2 };
-
-inline void SetTri(Tri& out, Row row, TriValue v) {
-  uint64_t bit = uint64_t{1} << (row & 63);
-  if (v == kTrue) out.t[row >> 6] |= bit;
-  if (v == kFalse) out.f[row >> 6] |= bit;
-}
-
-inline bool Has(const Words& w, Row row) { return (w[row >> 6] >> (row & 63)) & 1; }
-
-template <typename F>
-void ForEachRow(const Words& need, F f) {
-  for (size_t w = 0; w < need.size(); ++w) {
-    for (uint64_t bits = need[w]; bits != 0; bits &= bits - 1) {
-      f(static_cast<Row>(w * 64 + std::countr_zero(bits)));
-    }
-  }
-}
-
-// Evaluates `f(row)` for every row of the words that have a needed row, 64 rows at a
-// time into two words, so a column scan is a tight loop without per-row bit juggling.
-template <typename F>
-void FillWords(Tri& out, const Words& need, Row rows, F f) {
-  for (size_t w = 0; w < need.size(); ++w) {
-    if (need[w] == 0) continue;
-    Row base = static_cast<Row>(w * 64);
-    Row end = std::min<Row>(rows, base + 64);
-    uint64_t t = 0;
-    uint64_t fl = 0;
-    for (Row row = base; row < end; ++row) {
-      int8_t v = f(row);
-      uint64_t bit = uint64_t{1} << (row - base);
-      t |= v == 1 ? bit : 0;
-      fl |= v == 0 ? bit : 0;
-    }
-    out.t[w] = t & need[w];
-    out.f[w] = fl & need[w];
-  }
-}
-
-TriValue ToTri(const cel::Value& v) {
-  if (v.kind() != cel::Value::Kind::kBool) return kError;
-  return v.bool_value() ? kTrue : kFalse;
-}
-
-bool OrderHolds(Op op, int c) {
-  switch (op) {
-    case Op::kLess: return c < 0;
-    case Op::kLessEqual: return c <= 0;
-    case Op::kGreater: return c > 0;
-    default: return c >= 0;
-  }
-}
-
-// a op b with the interpreter's semantics.
-TriValue CompareValues(const cel::Value& a, Op op, const cel::Value& b) {
-  if (a.is_error() || b.is_error()) return kError;
-  if (op == Op::kEqual || op == Op::kNotEqual) {
-    cel::Value eq = cel::Equal(a, b);
-    if (eq.is_error()) return kError;
-    return eq.bool_value() == (op == Op::kEqual) ? kTrue : kFalse;
-  }
-  std::optional<int> c;
-  if (!cel::Compare(a, b, &c).ok()) return kError;
-  if (!c.has_value()) return kFalse;
-  return OrderHolds(op, *c) ? kTrue : kFalse;
-}
-
 Op Mirror(Op op) {
   switch (op) {
     case Op::kLess: return Op::kGreater;
@@ -199,83 +118,6 @@ Op Mirror(Op op) {
     default: return op;
   }
 }
-
-template <typename T>
-bool Holds(Op op, T a, T b) {
-  switch (op) {
-    case Op::kEqual: return a == b;
-    case Op::kNotEqual: return a != b;
-    case Op::kLess: return a < b;
-    case Op::kLessEqual: return a <= b;
-    case Op::kGreater: return a > b;
-    default: return a >= b;
-  }
-}
-
-// Numbers: doubles compare as doubles; ints as ints when both are ints.
-bool IsNumber(const cel::Value& v) {
-  return v.kind() == cel::Value::Kind::kInt || v.kind() == cel::Value::Kind::kDouble ||
-         v.kind() == cel::Value::Kind::kUint;
-}
-double AsDouble(const cel::Value& v) {
-  switch (v.kind()) {
-    case cel::Value::Kind::kInt: return static_cast<double>(v.int_value());
-    case cel::Value::Kind::kUint: return static_cast<double>(v.uint_value());
-    default: return v.double_value();
-  }
-}
-
-// Builds {a: {b: value}} for path "root.a.b" and binds it as `root`.
-void BindPath(cel::Activation& activation, absl::string_view path,
-              const std::optional<cel::Value>& value) {
-  std::vector<std::string> parts;
-  std::string root(path.substr(0, path.find('.')));
-  absl::string_view rest = path.substr(root.size() + 1);
-  if (absl::StartsWith(path, kTraitsPrefix)) {
-    parts = {"traits", std::string(path.substr(kTraitsPrefix.size()))};
-  } else {
-    for (size_t dot; (dot = rest.find('.')) != absl::string_view::npos; rest.remove_prefix(dot + 1)) {
-      parts.emplace_back(rest.substr(0, dot));
-    }
-    parts.emplace_back(rest);
-  }
-  std::optional<cel::Value> v = value;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    cel::ValueMap map;
-    if (v.has_value()) map.emplace_back(cel::Value::String(*it), std::move(*v));
-    v = cel::Value::Map(std::move(map));
-  }
-  activation.Bind(root, std::move(*v));
-}
-
-}  // namespace
-
-// ---- Program nodes ------------------------------------------------------------------
-
-struct Rule::Node {
-  enum class Kind { kAnd, kOr, kNot, kCompare, kColumn, kFallback };
-  Kind kind = Kind::kFallback;
-  std::vector<std::shared_ptr<const Node>> children;
-  // kCompare: `column op constant` (mirrored when written the other way round).
-  // kColumn: an expression reading one column, run once per distinct value.
-  std::string column;
-  Op op = Op::kEqual;
-  const Expr* constant = nullptr;
-  const Expr* expr = nullptr;
-  int cost_class = 2;
-  // A constant built when compiling (see TimeDifference), owned here.
-  std::unique_ptr<Expr> owned_constant;
-};
-
-namespace {
-
-struct EvalContext {
-  const Table& table;
-  absl::Time now;
-  cel::Activation invariant;  // now and constants
-  const std::set<std::string>& fields;
-  size_t words;
-};
 
 using Node = Rule::Node;
 
@@ -341,7 +183,92 @@ bool TimeDifference(const Expr& e, Node& node) {
   node.kind = Node::Kind::kCompare;
   node.op = Mirror(e.op);
   node.constant = node.owned_constant.get();
-  node.cost_class = 0;
+  return true;
+}
+
+// The numeric type of a fixed column as a kernel reads it; nullopt for other columns.
+std::optional<bool> KernelColumnIsDouble(absl::string_view path) {
+  std::optional<Field> field = FieldByPath(path);
+  if (!field.has_value()) return std::nullopt;
+  switch (InfoOf(*field).storage) {
+    case Storage::kDouble: return true;
+    case Storage::kInt:
+    case Storage::kEnum:
+    case Storage::kScore: return false;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<KernelExpr> CompileValue(const Expr& e) {
+  KernelExpr k;
+  if (e.kind == Expr::Kind::kLiteral) {
+    if (e.literal.kind() == cel::Value::Kind::kInt) {
+      k.kind = KernelExpr::Kind::kInt;
+      k.int_value = e.literal.int_value();
+      return k;
+    }
+    if (e.literal.kind() == cel::Value::Kind::kDouble) {
+      k.kind = KernelExpr::Kind::kDouble;
+      k.is_double = true;
+      k.double_value = e.literal.double_value();
+      return k;
+    }
+    return std::nullopt;
+  }
+  if (std::optional<std::string> path = PathOf(e)) {
+    std::optional<bool> is_double = KernelColumnIsDouble(*path);
+    if (!is_double.has_value()) return std::nullopt;
+    k.kind = KernelExpr::Kind::kColumn;
+    k.field = *FieldByPath(*path);
+    k.is_double = *is_double;
+    return k;
+  }
+  if (e.kind != Expr::Kind::kCall) return std::nullopt;
+  if (e.op == Op::kNone && e.target == nullptr && e.name == "double" && e.args.size() == 1) {
+    std::optional<KernelExpr> arg = CompileValue(*e.args[0]);
+    if (!arg.has_value()) return std::nullopt;
+    if (arg->is_double) return arg;
+    k.kind = KernelExpr::Kind::kToDouble;
+    k.is_double = true;
+    k.args.push_back(std::move(*arg));
+    return k;
+  }
+  if (e.op == Op::kNegate && e.args.size() == 1) {
+    std::optional<KernelExpr> arg = CompileValue(*e.args[0]);
+    if (!arg.has_value()) return std::nullopt;
+    k.kind = KernelExpr::Kind::kNegate;
+    k.is_double = arg->is_double;
+    k.args.push_back(std::move(*arg));
+    return k;
+  }
+  if ((e.op == Op::kAdd || e.op == Op::kSubtract || e.op == Op::kMultiply ||
+       e.op == Op::kDivide || e.op == Op::kModulo) &&
+      e.args.size() == 2) {
+    std::optional<KernelExpr> a = CompileValue(*e.args[0]);
+    std::optional<KernelExpr> b = CompileValue(*e.args[1]);
+    // CEL has no mixed int/double arithmetic, and % is for integers only.
+    if (!a.has_value() || !b.has_value() || a->is_double != b->is_double) return std::nullopt;
+    if (e.op == Op::kModulo && a->is_double) return std::nullopt;
+    k.kind = KernelExpr::Kind::kArithmetic;
+    k.op = e.op;
+    k.is_double = a->is_double;
+    k.args.push_back(std::move(*a));
+    k.args.push_back(std::move(*b));
+    return k;
+  }
+  return std::nullopt;
+}
+
+// `a op b` as a column kernel, when both sides are numeric expressions of fixed columns.
+bool Kernel(const Expr& e, Node& node) {
+  if (e.kind != Expr::Kind::kCall || !IsComparison(e.op)) return false;
+  std::optional<KernelExpr> a = CompileValue(*e.args[0]);
+  std::optional<KernelExpr> b = CompileValue(*e.args[1]);
+  if (!a.has_value() || !b.has_value()) return false;
+  node.kind = Node::Kind::kKernel;
+  node.op = e.op;
+  node.kernel.push_back(std::move(*a));
+  node.kernel.push_back(std::move(*b));
   return true;
 }
 
@@ -352,303 +279,55 @@ std::shared_ptr<const Node> Build(const Expr& e) {
     node->kind = e.op == Op::kAnd ? Node::Kind::kAnd : Node::Kind::kOr;
     std::vector<const Expr*> parts;
     Flatten(e, e.op, parts);
-    std::vector<std::shared_ptr<const Node>> children;
-    for (const Expr* part : parts) children.push_back(Build(*part));
-    std::stable_sort(children.begin(), children.end(),
-                     [](const auto& a, const auto& b) { return a->cost_class < b->cost_class; });
-    node->children = std::move(children);
-    node->cost_class = 0;
-    for (const auto& c : node->children) node->cost_class = std::max(node->cost_class, c->cost_class);
+    for (const Expr* part : parts) node->children.push_back(Build(*part));
     return node;
   }
   if (e.kind == Expr::Kind::kCall && e.op == Op::kNot) {
     node->kind = Node::Kind::kNot;
     node->children.push_back(Build(*e.args[0]));
-    node->cost_class = node->children[0]->cost_class;
     return node;
   }
   std::set<std::string> columns;
-  if (!CollectColumns(e, columns) || columns.size() != 1) {
-    node->kind = Node::Kind::kFallback;
-    node->cost_class = 2;
+  bool by_columns = CollectColumns(e, columns);
+  if (by_columns && columns.size() == 1) {
+    node->column = *columns.begin();
+    if (e.kind == Expr::Kind::kCall && IsComparison(e.op)) {
+      std::optional<std::string> left = PathOf(*e.args[0]);
+      std::optional<std::string> right = PathOf(*e.args[1]);
+      std::set<std::string> none;
+      if (left == node->column && CollectColumns(*e.args[1], none) && none.empty()) {
+        node->kind = Node::Kind::kCompare;
+        node->op = e.op;
+        node->constant = e.args[1].get();
+        return node;
+      }
+      none.clear();
+      if (right == node->column && CollectColumns(*e.args[0], none) && none.empty()) {
+        node->kind = Node::Kind::kCompare;
+        node->op = Mirror(e.op);
+        node->constant = e.args[0].get();
+        return node;
+      }
+      if (TimeDifference(e, *node)) return node;
+    }
+    // Arithmetic on a number column has as many distinct results as rows: a kernel
+    // beats deciding once per distinct value.
+    if (KernelColumnIsDouble(node->column).has_value() && Kernel(e, *node)) return node;
+    node->kind = Node::Kind::kColumn;
     return node;
   }
-  node->column = *columns.begin();
-  if (e.kind == Expr::Kind::kCall && IsComparison(e.op)) {
-    std::optional<std::string> left = PathOf(*e.args[0]);
-    std::optional<std::string> right = PathOf(*e.args[1]);
-    std::set<std::string> none;
-    if (left == node->column && CollectColumns(*e.args[1], none) && none.empty()) {
-      node->kind = Node::Kind::kCompare;
-      node->op = e.op;
-      node->constant = e.args[1].get();
-      node->cost_class = 0;
-      return node;
-    }
-    none.clear();
-    if (right == node->column && CollectColumns(*e.args[0], none) && none.empty()) {
-      node->kind = Node::Kind::kCompare;
-      node->op = Mirror(e.op);
-      node->constant = e.args[0].get();
-      node->cost_class = 0;
-      return node;
-    }
-    if (TimeDifference(e, *node)) return node;
+  if (by_columns && columns.empty()) {
+    node->kind = Node::Kind::kInvariant;
+    return node;
   }
-  node->kind = Node::Kind::kColumn;
-  node->cost_class = 1;
+  if (e.kind == Expr::Kind::kCall && e.op == Op::kConditional) {
+    node->kind = Node::Kind::kTernary;
+    for (const auto& arg : e.args) node->children.push_back(Build(*arg));
+    return node;
+  }
+  if (by_columns && Kernel(e, *node)) return node;
+  node->kind = Node::Kind::kFallback;
   return node;
-}
-
-// A column resolved once per evaluation: a trait's column (null when no profile has the
-// trait) or a fixed field.
-struct ColumnRef {
-  bool is_trait = false;
-  const TraitColumn* trait = nullptr;
-  Field field = Field::kKind;
-};
-
-ColumnRef Resolve(const Table& table, absl::string_view column) {
-  ColumnRef ref;
-  if (absl::StartsWith(column, kTraitsPrefix)) {
-    ref.is_trait = true;
-    ref.trait = table.Trait(column.substr(kTraitsPrefix.size()));
-  } else {
-    ref.field = *FieldByPath(column);
-  }
-  return ref;
-}
-
-// The value of a column at `row`; nullopt for an absent trait.
-std::optional<cel::Value> Cell(const Table& table, const ColumnRef& ref, Row row) {
-  if (ref.is_trait) {
-    if (ref.trait == nullptr) return std::nullopt;
-    return table.TraitValue(*ref.trait, row);
-  }
-  return table.CellValue(ref.field, row);
-}
-
-// Memo key of a cell: values that are equal share a key, so an expression over one
-// column runs once per distinct value.
-struct CellKey {
-  uint8_t tag;
-  uint64_t bits;
-  bool operator==(const CellKey&) const = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const CellKey& k) {
-    return H::combine(std::move(h), k.tag, k.bits);
-  }
-};
-
-CellKey KeyOfCell(const Table& table, const ColumnRef& ref, Row row) {
-  if (ref.is_trait) {
-    const TraitColumn* trait = ref.trait;
-    uint8_t tag = trait == nullptr || row >= trait->tags.size() ? 0 : trait->tags[row];
-    uint64_t bits = 0;
-    if (tag == TraitColumn::kNumber) std::memcpy(&bits, &trait->numbers[row], sizeof bits);
-    if (tag == TraitColumn::kCoded) bits = trait->codes[row];
-    return {tag, bits};
-  }
-  Field f = ref.field;
-  switch (InfoOf(f).storage) {
-    case Storage::kEnum:
-    case Storage::kScore: return {1, table.EnumAt(f, row)};
-    case Storage::kInt:
-    case Storage::kTime: return {1, static_cast<uint64_t>(table.IntAt(f, row))};
-    case Storage::kDouble: {
-      double d = table.DoubleAt(f, row);
-      uint64_t bits;
-      std::memcpy(&bits, &d, sizeof bits);
-      return {1, bits};
-    }
-    case Storage::kCode: return {1, table.CodeAt(f, row)};
-  }
-  return {0, 0};
-}
-
-Tri Eval(const Node& node, const EvalContext& ctx, const Words& need);
-
-Tri EvalLogical(const Node& node, const EvalContext& ctx, const Words& need) {
-  bool is_and = node.kind == Node::Kind::kAnd;
-  Tri out(ctx.words);
-  // && starts all-true and turns false; || starts all-false and turns true.
-  Words decided(ctx.words, 0);  // rows whose result is already final (a false or a true)
-  Words all_true = need;        // && only: rows true in every child so far
-  Words any_false(ctx.words, 0);
-  for (size_t i = 0; i < node.children.size(); ++i) {
-    Words sub(ctx.words);
-    for (size_t w = 0; w < ctx.words; ++w) sub[w] = need[w] & ~decided[w];
-    Tri r = Eval(*node.children[i], ctx, sub);
-    for (size_t w = 0; w < ctx.words; ++w) {
-      const Words& absorbing = is_and ? r.f : r.t;
-      const Words& neutral = is_and ? r.t : r.f;
-      decided[w] |= absorbing[w];
-      all_true[w] &= neutral[w] | decided[w];
-      any_false[w] |= absorbing[w];
-    }
-  }
-  for (size_t w = 0; w < ctx.words; ++w) {
-    Words& absorbing = is_and ? out.f : out.t;
-    Words& neutral = is_and ? out.t : out.f;
-    absorbing[w] = any_false[w] & need[w];
-    neutral[w] = all_true[w] & ~any_false[w] & need[w];
-  }
-  return out;
-}
-
-// `column op k` over a numeric column (missing cells read as 0), one loop per operator
-// so the comparison inlines.
-template <typename T>
-void CompareColumn(Tri& out, const Words& need, Row rows, const std::vector<T>& col, Op op, T k) {
-  Row n = static_cast<Row>(col.size());
-  auto run = [&](auto holds) {
-    FillWords(out, need, rows, [&](Row row) -> int8_t {
-      return holds(row < n ? col[row] : T{}) ? kTrue : kFalse;
-    });
-  };
-  switch (op) {
-    case Op::kEqual: return run([k](T v) { return v == k; });
-    case Op::kNotEqual: return run([k](T v) { return v != k; });
-    case Op::kLess: return run([k](T v) { return v < k; });
-    case Op::kLessEqual: return run([k](T v) { return v <= k; });
-    case Op::kGreater: return run([k](T v) { return v > k; });
-    default: return run([k](T v) { return v >= k; });
-  }
-}
-
-Tri EvalCompare(const Node& node, const EvalContext& ctx, const Words& need) {
-  Tri out(ctx.words);
-  cel::Value k = cel::Evaluate(*node.constant, ctx.invariant);
-  const Table& table = ctx.table;
-  Op op = node.op;
-  ColumnRef ref = Resolve(table, node.column);
-  auto generic = [&](Row row) {
-    std::optional<cel::Value> cell = Cell(table, ref, row);
-    SetTri(out, row, cell.has_value() ? CompareValues(*cell, op, k) : kError);
-  };
-  if (k.is_error()) return out;  // every row an error
-  if (absl::StartsWith(node.column, kTraitsPrefix)) {
-    const TraitColumn* trait = table.Trait(node.column.substr(kTraitsPrefix.size()));
-    if (trait == nullptr) return out;  // absent everywhere: errors
-    // Decided once per distinct string or list (dictionary code).
-    std::vector<int8_t> by_code(table.dictionary().size(), -1);
-    bool numeric = IsNumber(k) && k.kind() != cel::Value::Kind::kUint;
-    double kd = numeric ? AsDouble(k) : 0;
-    const std::vector<uint8_t>& tags = trait->tags;
-    Row rows = static_cast<Row>(tags.size());
-    // Rows past the tags have no value: errors, which FillWords leaves unset.
-    FillWords(out, need, rows, [&](Row row) -> int8_t {
-      uint8_t tag = tags[row];
-      if (tag == TraitColumn::kNumber && numeric) return Holds(op, trait->numbers[row], kd) ? kTrue : kFalse;
-      if (tag == TraitColumn::kCoded) {
-        uint32_t code = trait->codes[row];
-        int8_t& v = by_code[code];
-        if (v < 0) v = CompareValues(table.dictionary().Get(code), op, k);
-        return v;
-      }
-      if (tag == TraitColumn::kAbsent) return kError;
-      std::optional<cel::Value> cell = table.TraitValue(*trait, row);
-      return CompareValues(*cell, op, k);
-    });
-    return out;
-  }
-  Field f = *FieldByPath(node.column);
-  Storage storage = InfoOf(f).storage;
-  bool byte_cells = storage == Storage::kEnum || storage == Storage::kScore;
-  bool int_fast = k.kind() == cel::Value::Kind::kInt && (byte_cells || storage == Storage::kInt);
-  bool double_fast =
-      k.kind() == cel::Value::Kind::kDouble && (storage == Storage::kDouble || byte_cells);
-  bool time_fast = k.kind() == cel::Value::Kind::kTimestamp && storage == Storage::kTime;
-  if (byte_cells && (int_fast || double_fast)) {
-    const std::vector<uint8_t>& col = table.EnumColumn(f);
-    // Decide each of the 256 possible cells once.
-    TriValue by_value[256];
-    for (int v = 0; v < 256; ++v) {
-      int64_t value = storage == Storage::kScore ? ScoreOfCell(static_cast<uint8_t>(v)) : v;
-      by_value[v] = CompareValues(cel::Value::Int(value), op, k);
-    }
-    Row rows = static_cast<Row>(col.size());
-    FillWords(out, need, ctx.table.row_count(), [&](Row row) -> int8_t {
-      return by_value[row < rows ? col[row] : 0];
-    });
-  } else if (int_fast || time_fast) {
-    const std::vector<int64_t>& col = table.IntColumn(f);
-    // Times: compare microseconds with the constant rounded so the answer is exact.
-    int64_t kv = 0;
-    Op effective = op;
-    bool exact = true;
-    if (time_fast) {
-      absl::Duration since = k.timestamp_value() - absl::UnixEpoch();
-      kv = absl::ToInt64Microseconds(since);  // truncates towards zero
-      exact = absl::Microseconds(kv) == since;
-      if (!exact && since < absl::ZeroDuration()) --kv;  // floor
-    } else {
-      kv = k.int_value();
-    }
-    if (!exact) {
-      // t (whole microseconds) vs k with kv < k < kv+1: no t equals k.
-      switch (op) {
-        case Op::kEqual: effective = Op::kEqual; kv = INT64_MIN; break;  // never true
-        case Op::kNotEqual: effective = Op::kNotEqual; kv = INT64_MIN; break;
-        case Op::kLess: effective = Op::kLessEqual; break;
-        case Op::kLessEqual: effective = Op::kLessEqual; break;
-        case Op::kGreater: effective = Op::kGreater; break;
-        default: effective = Op::kGreater; break;
-      }
-    }
-    CompareColumn(out, need, table.row_count(), col, effective, kv);
-  } else if (storage == Storage::kDouble && IsNumber(k) && k.kind() != cel::Value::Kind::kUint) {
-    CompareColumn(out, need, table.row_count(), table.DoubleColumn(f), op, AsDouble(k));
-  } else {
-    ForEachRow(need, generic);
-  }
-  return out;
-}
-
-Tri EvalColumn(const Node& node, const EvalContext& ctx, const Words& need) {
-  Tri out(ctx.words);
-  ColumnRef ref = Resolve(ctx.table, node.column);
-  absl::flat_hash_map<CellKey, TriValue> memo;
-  ForEachRow(need, [&](Row row) {
-    CellKey key = KeyOfCell(ctx.table, ref, row);
-    auto [it, inserted] = memo.try_emplace(key, kError);
-    if (inserted) {
-      cel::Activation activation = ctx.invariant;
-      BindPath(activation, node.column, Cell(ctx.table, ref, row));
-      it->second = ToTri(cel::Evaluate(*node.expr, activation));
-    }
-    SetTri(out, row, it->second);
-  });
-  return out;
-}
-
-Tri EvalFallback(const Node& node, const EvalContext& ctx, const Words& need) {
-  Tri out(ctx.words);
-  ForEachRow(need, [&](Row row) {
-    cel::Activation activation = RowActivation(ctx.table, row, ctx.now, ctx.fields);
-    SetTri(out, row, ToTri(cel::Evaluate(*node.expr, activation)));
-  });
-  return out;
-}
-
-Tri Eval(const Node& node, const EvalContext& ctx, const Words& need) {
-  switch (node.kind) {
-    case Node::Kind::kAnd:
-    case Node::Kind::kOr:
-      return EvalLogical(node, ctx, need);
-    case Node::Kind::kNot: {
-      Tri r = Eval(*node.children[0], ctx, need);
-      std::swap(r.t, r.f);
-      return r;
-    }
-    case Node::Kind::kCompare:
-      return EvalCompare(node, ctx, need);
-    case Node::Kind::kColumn:
-      return EvalColumn(node, ctx, need);
-    case Node::Kind::kFallback:
-      return EvalFallback(node, ctx, need);
-  }
-  return Tri(ctx.words);
 }
 
 }  // namespace
@@ -717,30 +396,14 @@ cel::Activation RowActivation(const Table& table, Row row, absl::Time now,
   return activation;
 }
 
-Roaring Rule::EvalAll(const Table& table, absl::Time now) const {
-  size_t words = (static_cast<size_t>(table.row_count()) + 63) / 64;
-  Words need = table.live_words();
-  need.resize(words, 0);
-  cel::Activation invariant;
-  RuleDeclarations(RuleKind::kSegment).BindConstants(invariant);
-  invariant.Bind("now", cel::Value::Timestamp(now));
-  EvalContext ctx{table, now, std::move(invariant), fields_, words};
-  Tri result = Eval(*program_, ctx, need);
-  std::vector<uint32_t> rows;
-  for (size_t w = 0; w < words; ++w) {
-    for (uint64_t bits = result.t[w] & need[w]; bits != 0; bits &= bits - 1) {
-      rows.push_back(static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
-    }
-  }
-  Roaring out;
-  out.addMany(rows.size(), rows.data());
-  out.runOptimize();
-  return out;
-}
-
 bool Rule::EvalRow(const Table& table, Row row, absl::Time now) const {
   if (!table.live(row)) return false;
-  cel::Value v = cel::Evaluate(*ast_, RowActivation(table, row, now, fields_));
+  return EvalRow(table, row, RowActivation(table, row, now, fields_));
+}
+
+bool Rule::EvalRow(const Table& table, Row row, const cel::Activation& activation) const {
+  if (!table.live(row)) return false;
+  cel::Value v = cel::Evaluate(*ast_, activation);
   return v.kind() == cel::Value::Kind::kBool && v.bool_value();
 }
 

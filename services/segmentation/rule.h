@@ -5,10 +5,14 @@
 //   profile.traits.country == "DE" && profile.aggregates.revenue_total > 500.0
 //     && profile.consents.marketing_email == GRANTED && rfm.r >= 4
 //
-// Evaluation over the whole population (EvalAll) works column by column: comparisons of
-// a column with a value that does not depend on the row scan one array, predicates on
-// strings and lists run once per distinct value, && || ! combine bitsets with CEL's
-// error-absorbing logic; anything else falls back to the interpreter for the rows still
+// Evaluation over the whole population (EvalAll, rule_eval.cc) runs block by block
+// (65,536 rows, the rows of one Roaring container) on bitsets: a clause over an enum,
+// a consent, a string or list trait, the persona or the preferred channels is decided
+// once per distinct value and answered from the column's inverted index; numbers and
+// times are compared by tight loops over their arrays; comparisons of expressions over
+// several numeric columns run as column kernels 64 rows at a time; && || ! ?: combine
+// bitsets with CEL's error-absorbing logic, the operands that rule out the most rows
+// first; only what none of these covers goes to the interpreter, for the rows still
 // undecided. EvalRow (one profile after a change) runs the interpreter. Both give the
 // same answer (tests/services/segmentation/rule_test.cc checks this on random rules).
 #ifndef CENTRIC_SERVICES_SEGMENTATION_RULE_H_
@@ -57,10 +61,30 @@ class Rule {
   // Whether a change of the field at `path` can change the rule's result.
   bool Reads(absl::string_view path) const;
 
-  // Live rows for which the rule is true at `now`.
+  // Live rows for which the rule is true at `now`. Uses a second thread for large
+  // tables when the rule needs more than its indexes.
   Roaring EvalAll(const Table& table, absl::Time now) const;
+
+  // One evaluation at `now`, prepared once and run block by block, so that a sweep can
+  // let go of the engine between blocks. Sync(table) must be called after the table
+  // changed and before the next EvalBlock (it decides values that appeared since); the
+  // table must not change during EvalBlock, which may run on several threads at once.
+  class Evaluation {
+   public:
+    virtual ~Evaluation() = default;
+    virtual void Sync(const Table& table) = 0;
+    // Sets out[0 .. kBlockWords) to the live rows of block `block` (rows
+    // block * kBlockRows ...) for which the rule is true.
+    virtual void EvalBlock(const Table& table, uint32_t block, uint64_t* out) const = 0;
+    // Whether the plan needs more than indexes (a second thread pays for itself).
+    virtual bool scans() const = 0;
+  };
+  std::unique_ptr<Evaluation> Prepare(const Table& table, absl::Time now) const;
   // Whether the rule is true for `row` at `now` (errors count as false).
   bool EvalRow(const Table& table, Row row, absl::Time now) const;
+  // The same with the row's activation built by the caller (RowActivation with fields
+  // {"profile"}), so that several rules share one.
+  bool EvalRow(const Table& table, Row row, const cel::Activation& activation) const;
 
   struct Node;
 

@@ -125,6 +125,7 @@ bool Needs(const std::set<std::string>& fields, absl::string_view path) {
 ValueDictionary::ValueDictionary() {
   values_.emplace_back();
   refs_.push_back(1);
+  generations_.push_back(0);
   keys_.emplace_back();
 }
 
@@ -141,11 +142,13 @@ uint32_t ValueDictionary::Acquire(const cel::Value& value) {
     free_.pop_back();
     values_[code] = value;
     refs_[code] = 1;
+    ++generations_[code];
     keys_[code] = key;
   } else {
     code = static_cast<uint32_t>(values_.size());
     values_.push_back(value);
     refs_.push_back(1);
+    generations_.push_back(0);
     keys_.push_back(key);
   }
   index_.emplace(std::move(key), code);
@@ -161,7 +164,7 @@ void ValueDictionary::Release(uint32_t code) {
 }
 
 size_t ValueDictionary::MemoryBytes() const {
-  size_t bytes = Bytes(values_) + Bytes(refs_) + Bytes(free_) + Bytes(keys_) +
+  size_t bytes = Bytes(values_) + Bytes(refs_) + Bytes(generations_) + Bytes(free_) + Bytes(keys_) +
                  index_.capacity() * (sizeof(std::string) + sizeof(uint32_t) + 1);
   for (const std::string& k : keys_) bytes += k.capacity() > 15 ? k.capacity() * 2 : 0;
   return bytes;
@@ -194,7 +197,8 @@ Table::Table()
       enums_(static_cast<size_t>(Field::kCount)),
       ints_(static_cast<size_t>(Field::kCount)),
       doubles_(static_cast<size_t>(Field::kCount)),
-      codes_(static_cast<size_t>(Field::kCount)) {
+      codes_(static_cast<size_t>(Field::kCount)),
+      indexes_(static_cast<size_t>(Field::kCount)) {
   id_offsets_.push_back(0);
 }
 
@@ -227,7 +231,23 @@ double Table::DoubleAt(Field f, Row row) const { return At(doubles_[Index(f)], r
 int64_t Table::TimeMicrosAt(Field f, Row row) const { return At(ints_[Index(f)], row); }
 uint32_t Table::CodeAt(Field f, Row row) const { return At(codes_[Index(f)], row); }
 
-void Table::SetEnum(Field f, Row row, uint8_t value) { Put(enums_[Index(f)], row, value, row_count()); }
+void Table::SetEnum(Field f, Row row, uint8_t value) {
+  uint8_t old = EnumAt(f, row);
+  if (old == value) return;
+  Put(enums_[Index(f)], row, value, row_count());
+  indexes_[Index(f)].Move(row, old, value);
+}
+
+const ValueIndex* Table::IndexOf(Field f) const {
+  switch (InfoOf(f).storage) {
+    case Storage::kEnum:
+    case Storage::kScore:
+    case Storage::kCode:
+      return &indexes_[Index(f)];
+    default:
+      return nullptr;
+  }
+}
 void Table::SetInt(Field f, Row row, int64_t value) { Put(ints_[Index(f)], row, value, row_count()); }
 void Table::SetDouble(Field f, Row row, double value) {
   Put(doubles_[Index(f)], row, value, row_count());
@@ -239,6 +259,7 @@ void Table::SetCode(Field f, Row row, const cel::Value& value) {
                (value.kind() == cel::Value::Kind::kList && value.list_value().empty());
   uint32_t code = empty ? 0 : dict_.Acquire(value);
   Put(codes_[Index(f)], row, code, row_count());
+  indexes_[Index(f)].Move(row, old, code);
   dict_.Release(old);
 }
 
@@ -249,7 +270,9 @@ const TraitColumn* Table::Trait(absl::string_view key) const {
 
 void Table::ClearTrait(TraitColumn& column, Row row) {
   if (row >= column.tags.size() || column.tags[row] == TraitColumn::kAbsent) return;
+  column.tag_rows.Move(row, column.tags[row], TraitColumn::kAbsent);
   if (column.tags[row] == TraitColumn::kCoded) {
+    column.code_rows.Move(row, column.codes[row], 0);
     dict_.Release(column.codes[row]);
     column.codes[row] = 0;
   }
@@ -286,14 +309,20 @@ bool Table::SetTrait(const std::string& key, Row row, const google::protobuf::Va
   bool changed = tag != old_tag ||
                  (tag == TraitColumn::kNumber && column.numbers[row] != number) ||
                  (tag == TraitColumn::kCoded && column.codes[row] != code);
+  if (!changed) {
+    if (tag == TraitColumn::kCoded) dict_.Release(code);  // the row keeps its reference
+    return false;
+  }
   ClearTrait(column, row);
   column.tags[row] = tag;
+  column.tag_rows.Move(row, TraitColumn::kAbsent, tag);
   if (tag == TraitColumn::kNumber) {
     if (column.numbers.size() <= row) column.numbers.resize(std::max<size_t>(rows, row + 1));
     column.numbers[row] = number;
   } else if (tag == TraitColumn::kCoded) {
     if (column.codes.size() <= row) column.codes.resize(std::max<size_t>(rows, row + 1));
     column.codes[row] = code;
+    column.code_rows.Move(row, 0, code);
   }
   return changed;
 }
@@ -493,8 +522,10 @@ size_t Table::MemoryBytes() const {
   for (const auto& v : ints_) bytes += Bytes(v);
   for (const auto& v : doubles_) bytes += Bytes(v);
   for (const auto& v : codes_) bytes += Bytes(v);
+  for (const ValueIndex& index : indexes_) bytes += index.MemoryBytes();
   for (const auto& [key, column] : traits_) {
-    bytes += key.capacity() + Bytes(column.tags) + Bytes(column.numbers) + Bytes(column.codes);
+    bytes += key.capacity() + Bytes(column.tags) + Bytes(column.numbers) + Bytes(column.codes) +
+             column.tag_rows.MemoryBytes() + column.code_rows.MemoryBytes();
   }
   return bytes;
 }

@@ -23,6 +23,7 @@
 #include "centric/profiles/v1/profiles.pb.h"
 #include "libs/cel/value.h"
 #include "libs/profile_cel/profile_cel.h"
+#include "services/segmentation/bitmap_index.h"
 
 namespace centric::segmentation {
 
@@ -37,6 +38,9 @@ class ValueDictionary {
   uint32_t Acquire(const cel::Value& value);
   void Release(uint32_t code);
   const cel::Value& Get(uint32_t code) const { return values_[code]; }
+  // Changes whenever `code` is given to another value (codes are reused once free), so
+  // a decision cached per code can tell it is stale.
+  uint32_t generation(uint32_t code) const { return generations_[code]; }
   // Codes are below this.
   size_t size() const { return values_.size(); }
   size_t MemoryBytes() const;
@@ -44,6 +48,7 @@ class ValueDictionary {
  private:
   std::vector<cel::Value> values_;
   std::vector<uint32_t> refs_;
+  std::vector<uint32_t> generations_;
   std::vector<uint32_t> free_;
   absl::flat_hash_map<std::string, uint32_t> index_;
   std::vector<std::string> keys_;
@@ -116,12 +121,15 @@ using profile_cel::ChannelNames;
 using profile_cel::ConsentPurposeNames;
 
 // A column of one trait ("profile.traits.<key>"): a tag per row and, allocated on first
-// use, a number or a dictionary code per row.
+// use, a number or a dictionary code per row; indexed by tag (the rows holding null,
+// false, true, a number, a coded value) and by code.
 struct TraitColumn {
   enum Tag : uint8_t { kAbsent = 0, kNull, kFalse, kTrue, kNumber, kCoded };
   std::vector<uint8_t> tags;
   std::vector<double> numbers;
   std::vector<uint32_t> codes;
+  ValueIndex tag_rows;
+  ValueIndex code_rows;
 };
 
 class Table {
@@ -169,6 +177,9 @@ class Table {
   const std::vector<double>& DoubleColumn(Field f) const { return doubles_[Index(f)]; }
   const std::vector<uint32_t>& CodeColumn(Field f) const { return codes_[Index(f)]; }
   void SetEnum(Field f, Row row, uint8_t value);
+  // The inverted index of an enum, score or coded column (nullptr for numbers and times):
+  // the rows of every non-default cell value (enum value, score cell, dictionary code).
+  const ValueIndex* IndexOf(Field f) const;
 
   // nullptr when no profile ever had the trait.
   const TraitColumn* Trait(absl::string_view key) const;
@@ -183,7 +194,8 @@ class Table {
   cel::Value ProfileValue(Row row, const std::set<std::string>& fields) const;
   cel::Value RfmValue(Row row) const;
 
-  // Bytes held by columns, dictionary, ids and index (capacity, not size).
+  // Bytes held by columns, dictionary, ids and indexes (capacity, not size; bitmaps by
+  // their serialised size).
   size_t MemoryBytes() const;
 
  private:
@@ -223,6 +235,7 @@ class Table {
   std::vector<std::vector<int64_t>> ints_;
   std::vector<std::vector<double>> doubles_;
   std::vector<std::vector<uint32_t>> codes_;
+  std::vector<ValueIndex> indexes_;  // by Field; used for enum, score and coded columns
   std::map<std::string, TraitColumn, std::less<>> traits_;
   ValueDictionary dict_;
 };

@@ -13,7 +13,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/container/flat_hash_map.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/segmentation/rule_program.h"
 
 namespace centric::segmentation {
 namespace {
@@ -62,6 +64,7 @@ pv1::Profile RandomProfile(std::mt19937& rng, int i) {
   if (pick(4) == 0) traits["age"].set_string_value("unknown");
   if (pick(3) == 0) traits["vip"].set_bool_value(pick(2));
   if (pick(6) == 0) traits["vip"].set_null_value(google::protobuf::NULL_VALUE);
+  if (pick(2) == 0) traits["city"].set_string_value(absl::StrCat("c", pick(300)));
   if (pick(3) == 0) {
     auto* tags = traits["tags"].mutable_list_value();
     for (int t = pick(4); t > 0; --t) tags->add_values()->set_string_value(pick(2) ? "beta" : "churn-risk");
@@ -177,6 +180,30 @@ TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnHandWrittenRules) {
       "profile.aggregates.last_csat_time > timestamp('2026-08-01T00:00:00Z')",
       "has(profile.aggregates.last_nps_time)",
       "profile.aggregates.last_nps_score + profile.aggregates.open_follow_ups > 8",
+      // Column kernels: several columns, arithmetic, CEL's errors and types.
+      "profile.aggregates.revenue_total / double(profile.aggregates.order_count) > 150.0",
+      "profile.aggregates.order_count <= profile.aggregates.interaction_count - 3",
+      "profile.aggregates.order_count * 2 - profile.aggregates.open_follow_ups >= 7",
+      "profile.aggregates.interaction_count / profile.aggregates.order_count > 2",
+      "profile.aggregates.interaction_count % profile.aggregates.order_count == 0 || "
+      "profile.kind == ACCOUNT",
+      "!(profile.aggregates.interaction_count / profile.aggregates.order_count > 2)",
+      "-profile.aggregates.order_count < -3 && profile.traits.country == 'DE'",
+      "double(profile.aggregates.last_csat_score) * 2.0 != double(profile.aggregates.order_count)",
+      "profile.aggregates.revenue_total - 100.0 * double(profile.aggregates.order_count) < 0.0",
+      "profile.aggregates.revenue_total / 0.0 > 1.0",
+      "rfm.r + rfm.f >= 7",
+      "profile.aggregates.revenue_total * 2.0 > 1500.0",
+      "profile.aggregates.order_count >= 3 ? profile.aggregates.revenue_total > 900.0 : "
+      "profile.traits.vip == true",
+      "profile.aggregates.order_count > 0 ? profile.aggregates.interaction_count / "
+      "profile.aggregates.order_count >= 4 : profile.traits.age > 50",
+      "profile.traits.country in ['DE', 'FR'] ? 'beta' in profile.traits.tags : false",
+      "size(profile.preferred_channels) == 0",
+      "profile.traits.city == 'x' || has(profile.traits.age)",
+      "profile.traits.age in [30, 31, 'unknown']",
+      "profile.traits.tags == ['beta'] || profile.traits.vip != true",
+      "profile.persona == ''",
   };
   for (const char* source : rules) ExpectAgreement(source);
   EXPECT_GT(ExpectAgreement("profile.traits.country == 'DE'"), 100);
@@ -255,6 +282,98 @@ TEST_F(RuleTest, ColumnEvaluationMatchesTheInterpreterOnRandomRules) {
     }
   };
   for (int i = 0; i < 150; ++i) ExpectAgreement(gen(3));
+}
+
+// Every indexed column's index holds exactly the live rows with each value.
+void ExpectIndexesMatchColumns(const Table& table) {
+  for (const FieldInfo& info : Fields()) {
+    const ValueIndex* index = table.IndexOf(info.field);
+    if (index == nullptr) continue;
+    absl::flat_hash_map<uint32_t, Roaring> want;
+    for (Row row = 0; row < table.row_count(); ++row) {
+      uint32_t cell = info.storage == Storage::kCode ? table.CodeAt(info.field, row)
+                                                     : table.EnumAt(info.field, row);
+      if (cell != 0) want[cell].add(row);
+    }
+    EXPECT_EQ(index->values().size(), want.size()) << info.path;
+    for (const auto& [value, rows] : want) {
+      const Roaring* got = index->Rows(value);
+      ASSERT_NE(got, nullptr) << info.path << " value " << value;
+      EXPECT_EQ(*got, rows) << info.path << " value " << value;
+    }
+  }
+}
+
+TEST_F(RuleTest, IndexesStayRightThroughThousandsOfChanges) {
+  std::mt19937 rng(99);
+  int64_t version = 1;
+  for (int change = 0; change < 4000; ++change) {
+    int i = static_cast<int>(rng() % profiles_.size());
+    if (rng() % 50 == 0) {
+      table_.Remove(profiles_[i].name().substr(9));
+      continue;
+    }
+    pv1::Profile p = RandomProfile(rng, i);
+    p.set_version(++version);
+    table_.Upsert(p);
+    std::optional<Row> row = table_.Find(p.name().substr(9));
+    if (row.has_value() && table_.live(*row)) {
+      table_.SetEnum(Field::kRfmR, *row, static_cast<uint8_t>(rng() % 6));
+      profiles_[*row] = p;
+    }
+  }
+  ExpectIndexesMatchColumns(table_);
+  for (const char* source :
+       {"profile.traits.country == 'DE' && profile.consents.marketing_email == GRANTED",
+        "profile.traits.country != 'US' || profile.kind == ACCOUNT", "rfm.r >= 3",
+        "'web' in profile.preferred_channels", "profile.traits.vip == true",
+        "profile.persona.startsWith('personas/pro')", "has(profile.traits.tags)",
+        "profile.traits.age >= 40.0 && profile.aggregates.revenue_total > 800.0",
+        "profile.aggregates.last_nps_score <= 6"}) {
+    ExpectAgreement(source);
+  }
+}
+
+TEST_F(RuleTest, AWrongKernelIsCaught) {
+  const std::string rule = "profile.aggregates.order_count <= profile.aggregates.interaction_count - 2";
+  ExpectAgreement(rule);
+  auto compiled = Rule::Compile(rule, RuleKind::kSegment);
+  ASSERT_TRUE(compiled.ok());
+  rule_internal::BreakKernelsForTesting(true);
+  Roaring broken = (*compiled)->EvalAll(table_, kNow);
+  rule_internal::BreakKernelsForTesting(false);
+  int64_t mismatches = 0;
+  for (Row row = 0; row < table_.row_count(); ++row) {
+    mismatches += broken.contains(row) != (*compiled)->EvalRow(table_, row, kNow) ? 1 : 0;
+  }
+  EXPECT_GT(mismatches, 10) << "a kernel answering < for <= must disagree with the interpreter";
+}
+
+// Rows in several blocks (65,536 rows each), with erased rows, so block boundaries, the
+// second evaluation thread and partly filled last blocks are exercised.
+TEST(RuleBlocksTest, RulesAgreeAcrossBlocks) {
+  Table table;
+  std::mt19937 rng(3);
+  const int kRows = 2 * static_cast<int>(kBlockRows) + 1234;
+  for (int i = 0; i < kRows; ++i) table.Upsert(RandomProfile(rng, i));
+  for (int i = 0; i < kRows; i += 31) table.Remove(absl::StrCat("p", 100000 + i));
+  for (const char* source :
+       {"profile.traits.country == 'DE' && profile.aggregates.revenue_total > 500.0 && "
+        "profile.consents.marketing_email == GRANTED",
+        "profile.aggregates.revenue_total / double(profile.aggregates.order_count) > 150.0",
+        "profile.traits.age > 60 || profile.kind == ACCOUNT",
+        "now - profile.aggregates.last_purchase_time < duration('720h')"}) {
+    auto rule = Rule::Compile(source, RuleKind::kSegment);
+    ASSERT_TRUE(rule.ok()) << rule.status();
+    Roaring all = (*rule)->EvalAll(table, kNow);
+    int64_t mismatches = 0;
+    for (Row row = 0; row < table.row_count(); ++row) {
+      mismatches += all.contains(row) != (*rule)->EvalRow(table, row, kNow) ? 1 : 0;
+    }
+    EXPECT_EQ(mismatches, 0) << source;
+    EXPECT_GT(all.cardinality(), 0u) << source;
+    EXPECT_GT(all.maximum(), 2 * kBlockRows) << source << ": the last block has members";
+  }
 }
 
 TEST(RuleCompileTest, RejectsBadRulesWithPositionAndReason) {
