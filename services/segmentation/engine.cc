@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -37,10 +38,18 @@ void EngineChanges::Append(EngineChanges other) {
   for (auto& p : other.personas) personas.push_back(std::move(p));
 }
 
+void Engine::LetForegroundIn() const {
+  if (waiting_.load(std::memory_order_relaxed) == 0) return;
+  absl::Time until = absl::Now() + absl::Milliseconds(5);
+  while (waiting_.load(std::memory_order_relaxed) > 0 && absl::Now() < until) {
+    std::this_thread::yield();
+  }
+}
+
 std::string Engine::ProfileName(absl::string_view id) { return absl::StrCat(kProfilesPrefix, id); }
 
 bool Engine::ready() const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   return ready_;
 }
 
@@ -108,6 +117,7 @@ void Engine::SweepSegment(const std::string& name, absl::Time now, EngineChanges
   }
   std::vector<uint64_t> words(kBlockWords);
   for (uint32_t block = 0;; ++block) {
+    LetForegroundIn();
     absl::MutexLock lock(&mu_);
     auto it = segments_.find(name);
     if (it == segments_.end() || !it->second.sweep.has_value() || it->second.sweep->id != id) {
@@ -133,6 +143,7 @@ void Engine::SweepSegment(const std::string& name, absl::Time now, EngineChanges
 bool Engine::SweepRfm() {
   RfmSample sample;
   for (Row begin = 0;; begin += kBlockRows) {
+    LetForegroundIn();
     absl::MutexLock lock(&mu_);
     if (begin >= table_.row_count()) break;
     CollectRfm(table_, begin, begin + kBlockRows, sample);
@@ -145,6 +156,7 @@ bool Engine::SweepRfm() {
     scoring_ = true;
   }
   for (Row begin = 0;; begin += kBlockRows) {
+    LetForegroundIn();
     absl::MutexLock lock(&mu_);
     if (begin >= table_.row_count()) break;
     Row end = std::min<Row>(table_.row_count(), begin + kBlockRows);
@@ -272,6 +284,7 @@ void Engine::SweepPersonas(absl::Time now, EngineChanges* out) {
   std::vector<uint64_t> words(kBlockWords);
   std::vector<uint16_t> next(kBlockRows);
   for (uint32_t block = 0;; ++block) {
+    LetForegroundIn();
     absl::MutexLock lock(&mu_);
     // Personas changed meanwhile: the change's own sweep assigns them.
     if (persona_epoch_ != epoch) return;
@@ -297,7 +310,7 @@ void Engine::SweepPersonas(absl::Time now, EngineChanges* out) {
 
 EngineChanges Engine::ApplyProfile(const profiles::v1::Profile& profile) {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   EngineChanges out;
   std::optional<Table::Change> change = table_.Upsert(profile);
   if (!change.has_value() || !scoring_) return out;
@@ -358,7 +371,7 @@ EngineChanges Engine::ApplyProfile(const profiles::v1::Profile& profile) {
 EngineChanges Engine::RemoveProfile(const std::string& profile_name) {
   absl::string_view id = profile_name;
   absl::ConsumePrefix(&id, kProfilesPrefix);
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   EngineChanges out;
   std::optional<Row> found = table_.Find(id);
   if (!found.has_value()) {
@@ -405,14 +418,14 @@ EngineChanges Engine::Refresh() {
 }
 
 std::optional<int64_t> Engine::SegmentSize(const std::string& name) const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   auto it = segments_.find(name);
   if (it == segments_.end()) return std::nullopt;
   return static_cast<int64_t>(it->second.members.cardinality());
 }
 
 int64_t Engine::PersonaSize(const std::string& name) const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   auto known = std::find(persona_names_.begin(), persona_names_.end(), name);
   if (known == persona_names_.end() || known == persona_names_.begin()) return 0;
   uint16_t id = static_cast<uint16_t>(known - persona_names_.begin());
@@ -422,7 +435,7 @@ int64_t Engine::PersonaSize(const std::string& name) const {
 Engine::Preview Engine::PreviewRule(const Rule& rule, profiles::v1::ConsentPurpose purpose,
                                     int sample_size) const {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   SegmentDefinition def{"", std::shared_ptr<const Rule>(&rule, [](const Rule*) {}), purpose};
   Roaring members = Evaluate(def, now);
   Preview preview;
@@ -441,20 +454,28 @@ Engine::Preview Engine::PreviewRule(const Rule& rule, profiles::v1::ConsentPurpo
 int64_t Engine::StreamMembers(const Rule& rule, profiles::v1::ConsentPurpose purpose,
                               const std::function<void(absl::string_view id)>& sink) const {
   absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   SegmentDefinition def{"", std::shared_ptr<const Rule>(&rule, [](const Rule*) {}), purpose};
   Roaring members = Evaluate(def, now);
-  struct Context {
-    const Table* table;
-    const std::function<void(absl::string_view id)>* sink;
-  } context{&table_, &sink};
-  members.iterate(
-      [](uint32_t row, void* p) {
-        auto* c = static_cast<Context*>(p);
-        (*c->sink)(c->table->IdOf(row));
-        return true;
-      },
-      &context);
+  // Members are sparse rows: fetch where their ids are well ahead of reading them.
+  constexpr size_t kAhead = 16;
+  std::vector<uint32_t> rows(std::min<uint64_t>(members.cardinality(), 4096));
+  for (uint32_t block = 0; block * uint64_t{kBlockRows} < table_.row_count(); ++block) {
+    if (BlockCardinality(members, block) == 0) continue;
+    std::vector<uint64_t> words(kBlockWords, 0);
+    OrBlock(members, block, words.data(), kBlockWords);
+    rows.clear();
+    for (size_t w = 0; w < kBlockWords; ++w) {
+      for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+        rows.push_back(block * kBlockRows + static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
+      }
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i + kAhead < rows.size()) table_.PrefetchIdOffset(rows[i + kAhead]);
+      if (i + kAhead / 2 < rows.size()) table_.PrefetchId(rows[i + kAhead / 2]);
+      sink(table_.IdOf(rows[i]));
+    }
+  }
   return static_cast<int64_t>(members.cardinality());
 }
 
@@ -471,7 +492,7 @@ const std::vector<Row>& Engine::RowsById() const {
 std::optional<std::vector<std::string>> Engine::Members(const std::string& segment,
                                                         const std::string& after_profile,
                                                         int limit, bool* more) const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   auto it = segments_.find(segment);
   if (it == segments_.end()) return std::nullopt;
   const Roaring& members = it->second.members;
@@ -499,7 +520,7 @@ std::optional<std::vector<std::string>> Engine::Members(const std::string& segme
 std::optional<Membership> Engine::Check(const std::string& profile_name) const {
   absl::string_view id = profile_name;
   absl::ConsumePrefix(&id, kProfilesPrefix);
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   std::optional<Row> row = table_.Find(id);
   if (!row.has_value() || !table_.live(*row)) return std::nullopt;
   Membership m;
@@ -513,7 +534,7 @@ std::optional<Membership> Engine::Check(const std::string& profile_name) const {
 }
 
 std::optional<Overlap> Engine::GetOverlap(const std::vector<std::string>& segments) const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   std::vector<const Roaring*> sets;
   for (const std::string& name : segments) {
     auto it = segments_.find(name);
@@ -539,7 +560,7 @@ std::optional<Overlap> Engine::GetOverlap(const std::vector<std::string>& segmen
 }
 
 std::vector<PersonaDelta> Engine::PersonaDrift() const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   std::vector<PersonaDelta> out;
   for (Row row = 0; row < table_.row_count(); ++row) {
     if (!table_.live(row)) continue;
@@ -551,23 +572,23 @@ std::vector<PersonaDelta> Engine::PersonaDrift() const {
 }
 
 int64_t Engine::profile_count() const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   return table_.live_count();
 }
 
 int64_t Engine::segment_count() const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   return static_cast<int64_t>(segments_.size());
 }
 
 size_t Engine::TableMemoryBytes() const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   return table_.MemoryBytes() + primary_.capacity() * sizeof(uint16_t) +
          rows_by_id_.capacity() * sizeof(Row);
 }
 
 size_t Engine::BitmapMemoryBytes() const {
-  absl::MutexLock lock(&mu_);
+  Foreground lock(this);
   size_t bytes = 0;
   for (const auto& [name, state] : segments_) bytes += state.members.getSizeInBytes();
   return bytes;

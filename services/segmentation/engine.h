@@ -13,6 +13,7 @@
 #ifndef CENTRIC_SERVICES_SEGMENTATION_ENGINE_H_
 #define CENTRIC_SERVICES_SEGMENTATION_ENGINE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -174,8 +175,29 @@ class Engine {
   const std::vector<Row>& RowsById() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static std::string ProfileName(absl::string_view id);
 
+  // Holds mu_ for a caller that must not wait behind a sweep (profile changes and
+  // queries): sweeps let it in before they take the next block.
+  class ABSL_SCOPED_LOCKABLE Foreground {
+   public:
+    explicit Foreground(const Engine* engine) ABSL_EXCLUSIVE_LOCK_FUNCTION(engine->mu_)
+        : engine_(engine) {
+      engine->waiting_.fetch_add(1, std::memory_order_relaxed);
+      engine->mu_.Lock();
+      engine->waiting_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    ~Foreground() ABSL_UNLOCK_FUNCTION() { engine_->mu_.Unlock(); }
+
+   private:
+    const Engine* engine_;
+  };
+  // Called by sweeps between blocks, without mu_: waits (a few milliseconds at most)
+  // until no foreground caller waits for mu_, which a mutex alone does not promise to a
+  // caller that competes with a loop taking it again at once.
+  void LetForegroundIn() const ABSL_LOCKS_EXCLUDED(mu_);
+
   runtime::Clock& clock_;
   mutable absl::Mutex mu_;
+  mutable std::atomic<int> waiting_{0};
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool building_ ABSL_GUARDED_BY(mu_) = false;
   // Whether RFM boundaries were computed (profile changes before only fill the table).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -10,6 +11,10 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -204,6 +209,14 @@ int CostRank(Step step) {
   }
 }
 
+// A bitmap that is either an index's own (borrowed until the table changes) or made
+// for one evaluation.
+struct BitmapRef {
+  const Roaring* ref = nullptr;
+  std::optional<Roaring> own;
+  const Roaring& get() const { return own.has_value() ? *own : *ref; }
+};
+
 // A decision cached per dictionary code, valid while the code's generation is the same.
 struct CodeDecision {
   uint32_t generation;
@@ -216,6 +229,16 @@ struct PlanNode {
   std::vector<std::unique_ptr<PlanNode>> children;
   int rank = 5;
   double estimate = 0.5;  // fraction of live rows for which it is true
+  // Only the rows for which the node is true matter to the rule's result (the root, and
+  // operands of && || and branches of ?: below such a node): a row that is false and a
+  // row that is an error may be treated alike.
+  bool true_only = false;
+  // true_only nodes, refreshed by Sync: the node's true rows straight from the indexes
+  // (every part of it is indexed), or for && and || the combination of the operands that
+  // are (`indexed_part`), the others being evaluated block by block.
+  std::optional<BitmapRef> indexed;
+  std::optional<BitmapRef> indexed_part;
+  std::vector<const PlanNode*> scanned;  // operands not in indexed_part
 
   // kConstant
   TriValue constant = kError;
@@ -251,6 +274,7 @@ class Evaluator : public Rule::Evaluation {
     RuleDeclarations(RuleKind::kSegment).BindConstants(invariant_);
     invariant_.Bind("now", cel::Value::Timestamp(now));
     root_ = Plan(program, table.dictionary());
+    MarkTrueOnly(*root_, true);
   }
 
   void Sync(const Table& table) override {
@@ -275,6 +299,14 @@ class Evaluator : public Rule::Evaluation {
   }
 
   bool scans() const override { return HasScan(*root_); }
+
+  // The rule's rows straight from the indexes, when every part of it is a test of
+  // indexed values combined with && and || and nothing but the tested values can be
+  // true: bitmap algebra over whole bitmaps, no block visited.
+  std::optional<Roaring> IndexOnly() const {
+    if (!root_->indexed.has_value()) return std::nullopt;
+    return root_->indexed->get();
+  }
 
  private:
   // ---- Planning (once per evaluation) ----
@@ -311,6 +343,15 @@ class Evaluator : public Rule::Evaluation {
     p->rank = CostRank(p->step);
     for (const auto& child : p->children) p->rank = std::max(p->rank, child->rank);
     return p;
+  }
+
+  static void MarkTrueOnly(PlanNode& p, bool true_only) {
+    p.true_only = true_only;
+    for (size_t i = 0; i < p.children.size(); ++i) {
+      bool inherit = p.step == Step::kAnd || p.step == Step::kOr ||
+                     (p.step == Step::kTernary && i > 0);
+      MarkTrueOnly(*p.children[i], true_only && inherit);
+    }
   }
 
   // The decision of a one-column node for one cell value (nullopt: an absent trait).
@@ -402,6 +443,34 @@ class Evaluator : public Rule::Evaluation {
 
   void SyncNode(PlanNode& p, const Table& table) {
     for (auto& child : p.children) SyncNode(*child, table);
+    SyncDecisions(p, table);
+    p.indexed.reset();
+    p.indexed_part.reset();
+    p.scanned.clear();
+    if (!p.true_only) return;
+    if (p.step == Step::kAnd || p.step == Step::kOr) {
+      bool is_and = p.step == Step::kAnd;
+      for (const auto& child : p.children) {
+        // An operand in indexed_part is never evaluated on its own: its bitmap moves here.
+        std::optional<BitmapRef> r = child->indexed.has_value() ? std::move(child->indexed)
+                                                                : IndexOnly(*child);
+        child->indexed.reset();
+        if (!r.has_value()) {
+          p.scanned.push_back(child.get());
+        } else {
+          p.indexed_part = Combine(std::move(p.indexed_part), std::move(*r), is_and);
+        }
+      }
+      if (p.scanned.empty()) {
+        p.indexed = std::move(p.indexed_part);
+        p.indexed_part.reset();
+      }
+      return;
+    }
+    if (p.step == Step::kClasses || p.step == Step::kTrait) p.indexed = IndexOnly(p);
+  }
+
+  void SyncDecisions(PlanNode& p, const Table& table) {
     switch (p.step) {
       case Step::kAnd:
       case Step::kOr: {
@@ -474,6 +543,81 @@ class Evaluator : public Rule::Evaluation {
     }
   }
 
+  static BitmapRef Union(std::vector<const Roaring*>& sets) {
+    BitmapRef out;
+    if (sets.size() == 1) {
+      out.ref = sets[0];
+    } else if (sets.empty()) {
+      out.own.emplace();
+    } else {
+      out.own = Roaring::fastunion(sets.size(), sets.data());
+    }
+    return out;
+  }
+
+  static std::optional<BitmapRef> IndexOnly(const PlanNode& p) {
+    switch (p.step) {
+      case Step::kConstant: {
+        if (p.constant == kTrue) return std::nullopt;
+        BitmapRef none;
+        none.own.emplace();
+        return none;
+      }
+      case Step::kClasses: {
+        if (p.default_decision == kTrue) return std::nullopt;
+        std::vector<const Roaring*> sets;
+        for (const auto& [rows, d] : p.classes) {
+          if (d == kTrue) sets.push_back(rows);
+        }
+        return Union(sets);
+      }
+      case Step::kTrait: {
+        if (p.tag_decision[TraitColumn::kAbsent] == kTrue) return std::nullopt;
+        std::vector<const Roaring*> sets;
+        if (p.trait != nullptr) {
+          if (p.trait->tag_rows.Rows(TraitColumn::kNumber) != nullptr) return std::nullopt;
+          for (uint8_t t = TraitColumn::kNull; t <= TraitColumn::kTrue; ++t) {
+            const Roaring* rows = p.trait->tag_rows.Rows(t);
+            if (rows != nullptr && p.tag_decision[t] == kTrue) sets.push_back(rows);
+          }
+          for (const auto& [rows, d] : p.classes) {
+            if (d == kTrue) sets.push_back(rows);
+          }
+        }
+        return Union(sets);
+      }
+      case Step::kAnd:
+      case Step::kOr: {
+        std::optional<BitmapRef> out;
+        for (const auto& child : p.children) {
+          std::optional<BitmapRef> r = IndexOnly(*child);
+          if (!r.has_value()) return std::nullopt;
+          out = Combine(std::move(out), std::move(*r), p.step == Step::kAnd);
+        }
+        return out;
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+
+  // a && b (or a || b) of true sets; `a` may be nothing yet.
+  static BitmapRef Combine(std::optional<BitmapRef> a, BitmapRef b, bool is_and) {
+    if (!a.has_value()) return b;
+    BitmapRef out;
+    if (a->own.has_value()) {
+      out.own = std::move(a->own);
+      if (is_and) {
+        *out.own &= b.get();
+      } else {
+        *out.own |= b.get();
+      }
+    } else {
+      out.own = is_and ? a->get() & b.get() : a->get() | b.get();
+    }
+    return out;
+  }
+
   static bool HasScan(const PlanNode& p) {
     switch (p.step) {
       case Step::kTrait:
@@ -494,6 +638,16 @@ class Evaluator : public Rule::Evaluation {
   // ---- Evaluation of one block ----
 
   Tri Eval(const PlanNode& p, const Block& block, const Words& need) const {
+    if (p.indexed.has_value()) {
+      // Only its true rows matter: the rest read as false.
+      Tri out(block.words);
+      OrBlock(p.indexed->get(), block.index, out.t.data(), block.words);
+      for (size_t w = 0; w < block.words; ++w) {
+        out.t[w] &= need[w];
+        out.f[w] = need[w] & ~out.t[w];
+      }
+      return out;
+    }
     switch (p.step) {
       case Step::kAnd:
       case Step::kOr:
@@ -535,7 +689,21 @@ class Evaluator : public Rule::Evaluation {
     Words decided(words, 0);
     Words all_neutral = need;  // rows neutral (true for &&) in every operand so far
     Words sub(words);
-    for (const auto& child : p.children) {
+    std::vector<const PlanNode*> operands;
+    if (p.indexed_part.has_value()) {
+      // The indexed operands as one: for && the rows outside it are false (true_only),
+      // for || the rows in it are true.
+      Words part(words, 0);
+      OrBlock(p.indexed_part->get(), block.index, part.data(), words);
+      for (size_t w = 0; w < words; ++w) {
+        decided[w] = need[w] & (is_and ? ~part[w] : part[w]);
+        if (!is_and) all_neutral[w] &= ~part[w];
+      }
+      operands = p.scanned;
+    } else {
+      for (const auto& child : p.children) operands.push_back(child.get());
+    }
+    for (const PlanNode* child : operands) {
       bool any = false;
       for (size_t w = 0; w < words; ++w) {
         sub[w] = need[w] & ~decided[w];
@@ -724,6 +892,68 @@ class Evaluator : public Rule::Evaluation {
     }
   }
 
+  // Bits of f[0..64) > k and f[0..64) < k.
+  static void FloatMasks(const float* f, float k, uint64_t* gt, uint64_t* lt) {
+#if defined(__SSE2__)
+    const __m128 kk = _mm_set1_ps(k);
+    uint64_t g = 0, l = 0;
+    for (int i = 0; i < 64; i += 4) {
+      __m128 v = _mm_loadu_ps(f + i);
+      g |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmpgt_ps(v, kk))) << i;
+      l |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmplt_ps(v, kk))) << i;
+    }
+    *gt = g;
+    *lt = l;
+#else
+    uint64_t g = 0, l = 0;
+    for (int i = 0; i < 64; ++i) {
+      g |= static_cast<uint64_t>(f[i] > k) << i;
+      l |= static_cast<uint64_t>(f[i] < k) << i;
+    }
+    *gt = g;
+    *lt = l;
+#endif
+  }
+
+  // `column op k` over a double column through its float copy: float(v) > float(k)
+  // implies v > k and float(v) < float(k) implies v < k (rounding keeps order); only rows
+  // with float(v) == float(k) (or NaN) read the double.
+  static void ScanDouble(const Block& block, const Words& need, const std::vector<double>& col,
+                         const std::vector<float>& hints, Op op, double k, Tri& out) {
+    const float fk = static_cast<float>(k);
+    const size_t n = col.size();
+    for (size_t w = 0; w < block.words; ++w) {
+      if (need[w] == 0) continue;
+      size_t first = block.base + w * 64;
+      uint64_t gt = 0, lt = 0;
+      if (first + 64 <= n) {
+        FloatMasks(hints.data() + first, fk, &gt, &lt);
+      } else {
+        for (int i = 0; i < 64; ++i) {
+          float f = first + i < n ? hints[first + i] : 0.0f;
+          gt |= static_cast<uint64_t>(f > fk) << i;
+          lt |= static_cast<uint64_t>(f < fk) << i;
+        }
+      }
+      uint64_t t = 0;
+      switch (op) {
+        case Op::kGreater:
+        case Op::kGreaterEqual: t = gt; break;
+        case Op::kLess:
+        case Op::kLessEqual: t = lt; break;
+        case Op::kNotEqual: t = gt | lt; break;
+        default: break;
+      }
+      for (uint64_t bits = ~(gt | lt) & need[w]; bits != 0; bits &= bits - 1) {
+        int i = std::countr_zero(bits);
+        size_t row = first + i;
+        t |= static_cast<uint64_t>(Holds(op, row < n ? col[row] : 0.0, k)) << i;
+      }
+      out.t[w] = t & need[w];
+      out.f[w] = ~t & need[w];
+    }
+  }
+
   Tri EvalScan(const PlanNode& p, const Block& block, const Words& need) const {
     Tri out(block.words);
     const Table& table = block.table;
@@ -732,7 +962,8 @@ class Evaluator : public Rule::Evaluation {
         ScanCompare<int64_t>(block, need, table.IntColumn(p.field), p.op, p.int_k, out);
         break;
       case PlanNode::ScanKind::kDouble:
-        ScanCompare<double>(block, need, table.DoubleColumn(p.field), p.op, p.double_k, out);
+        ScanDouble(block, need, table.DoubleColumn(p.field), table.FloatColumn(p.field), p.op,
+                   p.double_k, out);
         break;
       case PlanNode::ScanKind::kIntDouble: {
         // An int column against a double, exactly (NaN: equal to nothing).
@@ -939,6 +1170,12 @@ class BlockRunner {
     return *runner;
   }
 
+  // Tells the helper that a job is coming (while the caller prepares it).
+  void Wake() {
+    absl::MutexLock lock(&mu_);
+    if (!taken_) woken_ = true;
+  }
+
   void Run(uint32_t blocks, const std::function<void(uint32_t)>& fn) {
     Job job{&fn, blocks};
     bool handed = false;
@@ -946,6 +1183,7 @@ class BlockRunner {
       absl::MutexLock lock(&mu_);
       if (job_ == nullptr && !taken_) {
         job_ = &job;
+        posted_ = true;
         taken_ = true;
         helper_done_ = false;
         handed = true;
@@ -954,6 +1192,13 @@ class BlockRunner {
     Drain(job);
     if (!handed) return;
     absl::MutexLock lock(&mu_);
+    if (job_ == &job && !helper_started_) {
+      // The helper never got the core (it may be busy elsewhere): do not wait for it.
+      job_ = nullptr;
+      posted_ = false;
+      taken_ = false;
+      return;
+    }
     mu_.Await(absl::Condition(&helper_done_));
     taken_ = false;
   }
@@ -975,21 +1220,46 @@ class BlockRunner {
 
   void Loop() {
     while (true) {
-      mu_.LockWhen(absl::Condition(
-          +[](Job** job) { return *job != nullptr; }, &job_));
+      mu_.LockWhen(absl::Condition(this, &BlockRunner::Called));
+      if (job_ == nullptr) {
+        // Woken ahead of a job: stay awake a little so that the job finds the helper
+        // running instead of paying for a wake-up.
+        woken_ = false;
+        mu_.Unlock();
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+        for (int spin = 0; !posted_.load(std::memory_order_acquire); ++spin) {
+          if (spin % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+#if defined(__SSE2__)
+          _mm_pause();
+#endif
+        }
+        mu_.Lock();
+        if (job_ == nullptr) {
+          mu_.Unlock();
+          continue;
+        }
+      }
       Job* job = job_;
+      helper_started_ = true;
       mu_.Unlock();
       Drain(*job);
       absl::MutexLock lock(&mu_);
       job_ = nullptr;
+      posted_ = false;
+      helper_started_ = false;
       helper_done_ = true;
     }
   }
+
+  bool Called() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return job_ != nullptr || woken_; }
 
   absl::Mutex mu_;
   Job* job_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool taken_ ABSL_GUARDED_BY(mu_) = false;
   bool helper_done_ ABSL_GUARDED_BY(mu_) = true;
+  bool helper_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> posted_{false};  // job_ != nullptr, for the helper's spin
 };
 
 }  // namespace
@@ -1001,9 +1271,11 @@ std::unique_ptr<Rule::Evaluation> Rule::Prepare(const Table& table, absl::Time n
 }
 
 Roaring Rule::EvalAll(const Table& table, absl::Time now) const {
-  std::unique_ptr<Evaluation> evaluation = Prepare(table, now);
-  evaluation->Sync(table);
   uint32_t blocks = (table.row_count() + kBlockRows - 1) / kBlockRows;
+  if (blocks >= 2) BlockRunner::Get().Wake();
+  auto evaluation = std::make_unique<Evaluator>(*this, *program_, table, now);
+  evaluation->Sync(table);
+  if (std::optional<Roaring> indexed = evaluation->IndexOnly()) return std::move(*indexed);
   std::vector<uint64_t> words(static_cast<size_t>(blocks) * kBlockWords);
   auto run = [&](uint32_t b) { evaluation->EvalBlock(table, b, words.data() + b * kBlockWords); };
   if (blocks >= 2 && evaluation->scans()) {

@@ -197,6 +197,7 @@ Table::Table()
       enums_(static_cast<size_t>(Field::kCount)),
       ints_(static_cast<size_t>(Field::kCount)),
       doubles_(static_cast<size_t>(Field::kCount)),
+      floats_(static_cast<size_t>(Field::kCount)),
       codes_(static_cast<size_t>(Field::kCount)),
       indexes_(static_cast<size_t>(Field::kCount)) {
   id_offsets_.push_back(0);
@@ -250,7 +251,11 @@ const ValueIndex* Table::IndexOf(Field f) const {
 }
 void Table::SetInt(Field f, Row row, int64_t value) { Put(ints_[Index(f)], row, value, row_count()); }
 void Table::SetDouble(Field f, Row row, double value) {
-  Put(doubles_[Index(f)], row, value, row_count());
+  std::vector<double>& doubles = doubles_[Index(f)];
+  Put(doubles, row, value, row_count());
+  std::vector<float>& floats = floats_[Index(f)];
+  if (floats.size() < doubles.size()) floats.resize(doubles.size());
+  if (row < floats.size()) floats[row] = static_cast<float>(value);
 }
 
 void Table::SetCode(Field f, Row row, const cel::Value& value) {
@@ -521,6 +526,7 @@ size_t Table::MemoryBytes() const {
   for (const auto& v : enums_) bytes += Bytes(v);
   for (const auto& v : ints_) bytes += Bytes(v);
   for (const auto& v : doubles_) bytes += Bytes(v);
+  for (const auto& v : floats_) bytes += Bytes(v);
   for (const auto& v : codes_) bytes += Bytes(v);
   for (const ValueIndex& index : indexes_) bytes += index.MemoryBytes();
   for (const auto& [key, column] : traits_) {
