@@ -893,6 +893,7 @@ absl::Status RunEval(const Options& options, Loaded& loaded, testing::PostgresSe
   auto rule = seg::Rule::Compile(kThreeClauseRule, seg::RuleKind::kSegment);
   if (!rule.ok()) return rule.status();
   seg::Engine& engine = *loaded.engine;
+
   PgConnection pg;
   if (absl::Status s = pg.Connect(postgres.url()); !s.ok()) return s;
   const SteadyClock::time_point copy_start = SteadyClock::now();
