@@ -142,6 +142,16 @@ void Engine::SweepSegment(const std::string& name, absl::Time now, EngineChanges
 
 bool Engine::SweepRfm() {
   RfmSample sample;
+  size_t rows;
+  {
+    absl::MutexLock lock(&mu_);
+    rows = table_.row_count();
+  }
+  // Reserved outside the mutex: growing inside it would copy megabytes while profile
+  // changes wait.
+  for (std::vector<double>* v : {&sample.recency, &sample.frequency, &sample.monetary}) {
+    v->reserve(rows + kBlockRows);
+  }
   for (Row begin = 0;; begin += kBlockRows) {
     LetForegroundIn();
     absl::MutexLock lock(&mu_);
