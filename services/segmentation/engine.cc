@@ -127,7 +127,8 @@ void Engine::SweepSegment(const std::string& name, absl::Time now, EngineChanges
     if (static_cast<uint64_t>(block) * kBlockRows >= table_.row_count()) {
       Roaring members = std::move(state.sweep->members);
       members.runOptimize();
-      if (state.built && out != nullptr) Diff(name, state.members, members, *out);
+      // A segment new since Ready() announces every member as an entry.
+      if (out != nullptr) Diff(name, state.built ? state.members : Roaring(), members, *out);
       state.members = std::move(members);
       state.built = true;
       state.sweep.reset();
@@ -165,11 +166,14 @@ bool Engine::SweepRfm() {
     rfm_ = boundaries;
     scoring_ = true;
   }
-  for (Row begin = 0;; begin += kBlockRows) {
+  // Rescoring moves rows between the score indexes (the first scoring moves every row),
+  // so it holds the mutex for an eighth of a block at a time.
+  constexpr Row kRescoreRows = kBlockRows / 8;
+  for (Row begin = 0;; begin += kRescoreRows) {
     LetForegroundIn();
     absl::MutexLock lock(&mu_);
     if (begin >= table_.row_count()) break;
-    Row end = std::min<Row>(table_.row_count(), begin + kBlockRows);
+    Row end = std::min<Row>(table_.row_count(), begin + kRescoreRows);
     for (Row row = begin; row < end; ++row) {
       if (table_.live(row) && StoreRfm(table_, row, ScoreRow(table_, row, rfm_))) changed = true;
     }

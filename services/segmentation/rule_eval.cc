@@ -237,7 +237,7 @@ struct PlanNode {
   // (every part of it is indexed), or for && and || the combination of the operands that
   // are (`indexed_part`), the others being evaluated block by block.
   std::optional<BitmapRef> indexed;
-  std::optional<BitmapRef> indexed_part;
+  std::vector<BitmapRef> indexed_part;  // combined block by block, never as a whole
   std::vector<const PlanNode*> scanned;  // operands not in indexed_part
 
   // kConstant
@@ -445,7 +445,7 @@ class Evaluator : public Rule::Evaluation {
     for (auto& child : p.children) SyncNode(*child, table);
     SyncDecisions(p, table);
     p.indexed.reset();
-    p.indexed_part.reset();
+    p.indexed_part.clear();
     p.scanned.clear();
     if (!p.true_only) return;
     if (p.step == Step::kAnd || p.step == Step::kOr) {
@@ -458,12 +458,14 @@ class Evaluator : public Rule::Evaluation {
         if (!r.has_value()) {
           p.scanned.push_back(child.get());
         } else {
-          p.indexed_part = Combine(std::move(p.indexed_part), std::move(*r), is_and);
+          p.indexed_part.push_back(std::move(*r));
         }
       }
       if (p.scanned.empty()) {
-        p.indexed = std::move(p.indexed_part);
-        p.indexed_part.reset();
+        std::optional<BitmapRef> all;
+        for (BitmapRef& part : p.indexed_part) all = Combine(std::move(all), std::move(part), is_and);
+        p.indexed = std::move(all);
+        p.indexed_part.clear();
       }
       return;
     }
@@ -690,11 +692,21 @@ class Evaluator : public Rule::Evaluation {
     Words all_neutral = need;  // rows neutral (true for &&) in every operand so far
     Words sub(words);
     std::vector<const PlanNode*> operands;
-    if (p.indexed_part.has_value()) {
+    if (!p.indexed_part.empty()) {
       // The indexed operands as one: for && the rows outside it are false (true_only),
       // for || the rows in it are true.
       Words part(words, 0);
-      OrBlock(p.indexed_part->get(), block.index, part.data(), words);
+      OrBlock(p.indexed_part[0].get(), block.index, part.data(), words);
+      Words other(words);
+      for (size_t i = 1; i < p.indexed_part.size(); ++i) {
+        if (!is_and) {
+          OrBlock(p.indexed_part[i].get(), block.index, part.data(), words);
+          continue;
+        }
+        std::fill(other.begin(), other.end(), 0);
+        OrBlock(p.indexed_part[i].get(), block.index, other.data(), words);
+        for (size_t w = 0; w < words; ++w) part[w] &= other[w];
+      }
       for (size_t w = 0; w < words; ++w) {
         decided[w] = need[w] & (is_and ? ~part[w] : part[w]);
         if (!is_and) all_neutral[w] &= ~part[w];

@@ -74,6 +74,25 @@ TEST_F(EngineTest, AnErasureOfAProfileNotLoadedYetStillWins) {
   EXPECT_EQ(engine_.SegmentSize("segments/gold"), 1);
 }
 
+TEST_F(EngineTest, ASegmentCreatedAfterReadyAnnouncesItsMembersOnce) {
+  engine_.ApplyProfile(Gold("profiles/ann", 1));
+  pv1::Profile silver = Gold("profiles/bob", 1);
+  (*silver.mutable_traits())["tier"].set_string_value("silver");
+  engine_.ApplyProfile(silver);
+  auto rule = Rule::Compile("profile.traits.tier == \"silver\"", RuleKind::kSegment);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EngineChanges created =
+      engine_.PutSegment({"segments/silver", *rule, pv1::CONSENT_PURPOSE_UNSPECIFIED});
+  ASSERT_EQ(created.membership.size(), 1u);
+  EXPECT_EQ(created.membership[0].segment, "segments/silver");
+  EXPECT_EQ(created.membership[0].profile, "profiles/bob");
+  EXPECT_TRUE(created.membership[0].entered);
+  // Put again unchanged: nobody enters or leaves.
+  EXPECT_TRUE(
+      engine_.PutSegment({"segments/silver", *rule, pv1::CONSENT_PURPOSE_UNSPECIFIED})
+          .membership.empty());
+}
+
 // A profile of the sweep test: a tier, and a last purchase `days` before the clock.
 pv1::Profile Customer(int n, int64_t version, bool gold, int days, absl::Time now) {
   pv1::Profile p = Gold(absl::StrCat("profiles/c", n), version);
@@ -104,7 +123,7 @@ TEST(EngineSweepTest, ChangesDuringSweepsAreNeitherLostNorDoubled) {
   for (int n = 0; n < kProfiles; ++n) {
     engine.ApplyProfile(Customer(n, 1, rng() % 3 == 0, static_cast<int>(rng() % 90), clock.Now()));
   }
-  const std::vector<std::pair<std::string, std::string>> rules = {
+  std::vector<std::pair<std::string, std::string>> rules = {
       {"segments/gold", "profile.traits.tier == 'gold'"},
       {"segments/recent", "profile.aggregates.last_purchase_time > now - duration('720h')"},
       {"segments/rfm", "rfm.r >= 4 && rfm.m >= 3"},
@@ -139,6 +158,18 @@ TEST(EngineSweepTest, ChangesDuringSweepsAreNeitherLostNorDoubled) {
     deltas.insert(deltas.end(), mine.begin(), mine.end());
   });
   std::vector<MembershipDelta> refreshed;
+  // A segment created while profiles change: its entries are announced by its first sweep
+  // and the changes made during it.
+  {
+    auto rule = Rule::Compile("profile.aggregates.revenue_total > 400.0", RuleKind::kSegment);
+    ASSERT_TRUE(rule.ok()) << rule.status();
+    rules.push_back({"segments/late", "profile.aggregates.revenue_total > 400.0"});
+    compiled.push_back(*rule);
+    before["segments/late"] = {};
+    EngineChanges c =
+        engine.PutSegment({"segments/late", *rule, pv1::CONSENT_PURPOSE_UNSPECIFIED});
+    for (auto& d : c.membership) refreshed.push_back(std::move(d));
+  }
   int refreshes = 0;
   while (changing) {
     clock.Advance(absl::Hours(20));
