@@ -166,15 +166,21 @@ bool Engine::SweepRfm() {
     rfm_ = boundaries;
     scoring_ = true;
   }
-  // Rescoring moves rows between the score indexes (the first scoring moves every row),
-  // so it holds the mutex for an eighth of a block at a time.
-  constexpr Row kRescoreRows = kBlockRows / 8;
-  for (Row begin = 0;; begin += kRescoreRows) {
+  // The score columns are sparse until the first scoring: grown here, not under the lock.
+  for (Field f : {Field::kRfmR, Field::kRfmF, Field::kRfmM}) {
+    std::vector<uint8_t> spare(rows + kBlockRows, 0);
+    absl::MutexLock lock(&mu_);
+    spare = table_.GrowEnum(f, std::move(spare));
+  }
+  // Rescoring moves rows between the score indexes (the first scoring moves every row,
+  // allocating as it goes), so it holds the mutex for at most about a millisecond.
+  for (Row row = 0;;) {
     LetForegroundIn();
     absl::MutexLock lock(&mu_);
-    if (begin >= table_.row_count()) break;
-    Row end = std::min<Row>(table_.row_count(), begin + kRescoreRows);
-    for (Row row = begin; row < end; ++row) {
+    if (row >= table_.row_count()) break;
+    const absl::Time until = absl::Now() + absl::Milliseconds(1);
+    for (Row end = std::min<Row>(table_.row_count(), row + kBlockRows); row < end; ++row) {
+      if (row % 512 == 0 && absl::Now() > until) break;
       if (table_.live(row) && StoreRfm(table_, row, ScoreRow(table_, row, rfm_))) changed = true;
     }
   }

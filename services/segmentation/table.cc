@@ -239,6 +239,14 @@ void Table::SetEnum(Field f, Row row, uint8_t value) {
   indexes_[Index(f)].Move(row, old, value);
 }
 
+std::vector<uint8_t> Table::GrowEnum(Field f, std::vector<uint8_t> spare) {
+  std::vector<uint8_t>& column = enums_[Index(f)];
+  if (spare.size() <= column.size()) return spare;
+  std::copy(column.begin(), column.end(), spare.begin());
+  column.swap(spare);
+  return spare;
+}
+
 const ValueIndex* Table::IndexOf(Field f) const {
   switch (InfoOf(f).storage) {
     case Storage::kEnum:

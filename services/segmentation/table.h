@@ -183,6 +183,10 @@ class Table {
   const std::vector<float>& FloatColumn(Field f) const { return floats_[Index(f)]; }
   const std::vector<uint32_t>& CodeColumn(Field f) const { return codes_[Index(f)]; }
   void SetEnum(Field f, Row row, uint8_t value);
+  // Grows a sparse enum column to `spare`'s size (zeroed, allocated by the caller without
+  // the engine's lock, so that the first write of a column of a million rows does not
+  // zero-fill megabytes under it). Returns the buffer to free, again outside the lock.
+  std::vector<uint8_t> GrowEnum(Field f, std::vector<uint8_t> spare);
   // The inverted index of an enum, score or coded column (nullptr for numbers and times):
   // the rows of every non-default cell value (enum value, score cell, dictionary code).
   const ValueIndex* IndexOf(Field f) const;
