@@ -211,7 +211,19 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
     std::vector<std::string> parts = absl::StrSplit(name, '.');
     if (parts.size() == 4 && parts[0] == "centric") audited.push_back(parts[1]);
   }
-  security::AuditLog audit_log(*(*infra)->db, audited);
+  // The audit writer has a connection of its own on PostgreSQL, so that a pool busy with
+  // handlers never delays the commits every audited answer waits for.
+  std::unique_ptr<store::Database> audit_db;
+  if ((*infra)->db->backend() == store::Backend::kPostgres) {
+    auto opened = store::Open(config->database_url, {.pool_size = 1});
+    if (!opened.ok()) {
+      runtime::LogError("startup_failed", {{"error", opened.status().ToString()}});
+      return 1;
+    }
+    audit_db = std::move(*opened);
+  }
+  security::AuditLog audit_log(audit_db != nullptr ? *audit_db : *(*infra)->db, audited,
+                               {.metrics = (*infra)->metrics.get()});
   if (absl::Status s = audit_log.Migrate(); !s.ok()) {
     runtime::LogError("startup_failed", {{"error", s.ToString()}});
     return 1;

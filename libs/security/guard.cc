@@ -48,8 +48,9 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
     }
     bool sending = m->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE);
     if (sending) SendingMessage(m);
-    if (m->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      SendingStatus(m, sending);
+    if (m->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
+        SendingStatus(m, sending)) {
+      return;  // proceeds once its audit record is committed
     }
     m->Proceed();
   }
@@ -144,8 +145,12 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
     *buffer = grpc::ByteBuffer(&slice, 1);
   }
 
-  void SendingStatus(grpc::experimental::InterceptorBatchMethods* m, bool with_message) {
-    if (!Audited()) return;
+  // Sends the call's audit record to the log when it has one, and returns true: the
+  // status (and the response in the same batch) goes out only after the record is
+  // committed, from the audit writer's thread. Records of concurrent calls share one
+  // commit (AuditLog's group commit).
+  bool SendingStatus(grpc::experimental::InterceptorBatchMethods* m, bool with_message) {
+    if (!Audited()) return false;
     grpc::Status status = m->GetSendStatus();
     v1::AuditRecord record;
     record.set_service(facts_.service);
@@ -157,10 +162,18 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
                                                                    : v1::MethodAccess::WRITE);
     record.set_redacted(redacted_);
     record.set_request_id(request_id_);
-    absl::Status written = guard_.audit_log()->Record(record);
-    if (written.ok()) return;
-    // No unaudited answer: the log line keeps the record, the caller gets UNAVAILABLE
-    // and no data.
+    guard_.audit_log()->RecordAsync(
+        record, [this, m, with_message, ok = status.ok(), record](absl::Status written) {
+          if (!written.ok()) Withhold(m, with_message, ok, record, written);
+          m->Proceed();
+        });
+    return true;
+  }
+
+  // No unaudited answer: the log line keeps the record, the caller gets UNAVAILABLE and
+  // no data.
+  void Withhold(grpc::experimental::InterceptorBatchMethods* m, bool with_message, bool ok,
+                const v1::AuditRecord& record, const absl::Status& written) {
     runtime::LogError("audit_write_failed", {{"error", written.ToString()},
                                              {"method", record.method()},
                                              {"caller", record.caller()},
@@ -174,9 +187,9 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
     }
     m->ModifySendStatus(grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
-        status.ok() ? "the audit log is unavailable; the call's result is withheld (a write "
-                      "may have been applied: retry with the same request id)"
-                    : "the audit log is unavailable"));
+        ok ? "the audit log is unavailable; the call's result is withheld (a write "
+             "may have been applied: retry with the same request id)"
+           : "the audit log is unavailable"));
   }
 
   Guard& guard_;

@@ -3,15 +3,21 @@
 // records cannot be changed or removed through SQL.
 #include "libs/security/audit.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/runtime/errors.h"
+#include "libs/runtime/metrics.h"
 #include "libs/runtime/resource.h"
 #include "libs/testing/shared_servers.h"
 
@@ -334,6 +340,82 @@ TEST_P(PostgresAuditLogTest, RefusesTruncate) {
 TEST_P(AuditLogTest, RecordFailsWhenTheTableIsGone) {
   ASSERT_TRUE(db_->Exec("DROP TABLE profiles_audit").ok());
   EXPECT_FALSE(log_->Record(Make("profiles", "crm", "m", "r")).ok());
+}
+
+// The value of the unlabelled sample `name` in a Prometheus text rendering (-1 if absent).
+double Sample(const std::string& text, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::ConsumePrefix(&line, name + " ")) {
+      double value = 0;
+      if (absl::SimpleAtod(line, &value)) return value;
+    }
+  }
+  return -1;
+}
+
+// Calls arriving together share commits: every record is durable when its callback runs,
+// none is lost or written twice, and there are far fewer batches than records.
+TEST_P(AuditLogTest, ConcurrentRecordsShareCommits) {
+  runtime::MetricsRegistry metrics;
+  log_.reset();
+  log_ = std::make_unique<AuditLog>(*db_, std::vector<std::string>{"profiles", "feedback"},
+                                    AuditOptions{.metrics = &metrics});
+  const int kRecords = 300;
+  std::atomic<int> committed{0};
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kRecords; ++i) {
+    log_->RecordAsync(Make(i % 3 == 0 ? "feedback" : "profiles", absl::StrCat("c", i), "m", "r"),
+                      [&](absl::Status status) { (status.ok() ? committed : failed)++; });
+  }
+  ASSERT_TRUE(log_->Record(Make("profiles", "last", "m", "r")).ok());
+  EXPECT_EQ(committed.load(), kRecords);
+  EXPECT_EQ(failed.load(), 0);
+  auto rows = db_->Query("SELECT COUNT(*), COUNT(DISTINCT caller) FROM profiles_audit");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  auto feedback = db_->Query("SELECT COUNT(*) FROM feedback_audit");
+  ASSERT_TRUE(feedback.ok()) << feedback.status();
+  EXPECT_EQ((*rows)[0].GetInt(0) + (*feedback)[0].GetInt(0), kRecords + 1);
+  EXPECT_EQ((*rows)[0].GetInt(0), (*rows)[0].GetInt(1));
+  const std::string text = metrics.Render();
+  const double batches = Sample(text, "centric_audit_batch_records_count");
+  EXPECT_EQ(Sample(text, "centric_audit_batch_records_sum"), kRecords + 1);
+  EXPECT_GE(batches, 1);
+  EXPECT_LT(batches, kRecords / 4) << text;
+}
+
+// A full queue makes callers wait rather than drop records; stopping the log writes
+// what was queued.
+TEST_P(AuditLogTest, AFullQueueHoldsCallersBackAndStoppingWritesTheRest) {
+  log_.reset();
+  log_ = std::make_unique<AuditLog>(*db_, std::vector<std::string>{"profiles", "feedback"},
+                                    AuditOptions{.max_batch = 3, .max_queue = 4});
+  std::atomic<int> committed{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        log_->RecordAsync(Make("profiles", absl::StrCat("t", t, "-", i), "m", "r"),
+                          [&](absl::Status status) {
+                            if (status.ok()) committed++;
+                          });
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  log_.reset();  // drains the queue
+  EXPECT_EQ(committed.load(), 100);
+  auto rows = db_->Query("SELECT COUNT(DISTINCT caller) FROM profiles_audit");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ((*rows)[0].GetInt(0), 100);
+}
+
+// A batch the database refuses fails every call in it, and the next batch is written.
+TEST_P(AuditLogTest, ARefusedBatchFailsItsCallsOnly) {
+  ASSERT_TRUE(db_->Exec("ALTER TABLE feedback_audit RENAME TO feedback_audit_away").ok());
+  EXPECT_FALSE(log_->Record(Make("feedback", "crm", "m", "r")).ok());
+  ASSERT_TRUE(db_->Exec("ALTER TABLE feedback_audit_away RENAME TO feedback_audit").ok());
+  EXPECT_TRUE(log_->Record(Make("feedback", "crm", "m", "r")).ok());
+  EXPECT_THAT(CallersOf({}), ElementsAre("crm"));
 }
 
 }  // namespace
