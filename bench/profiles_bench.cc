@@ -68,6 +68,7 @@
 #include "libs/runtime/log.h"
 #include "libs/runtime/server.h"
 #include "libs/store/store.h"
+#include "bench/baseline.h"
 #include "bench/bench_util.h"
 #include "libs/testing/servers.h"
 #include "services/profiles/module.h"
@@ -550,126 +551,10 @@ using bench::ForEachIndex;
 
 std::string SeedId(int i) { return absl::StrFormat("bench-%06d", i); }
 
-// A realistic PERSON profile: one e-mail identity, ten traits, two consents.
-v1::Profile BenchProfile(absl::string_view id, int n) {
-  v1::Profile profile;
-  profile.set_kind(v1::PROFILE_KIND_PERSON);
-  profile.set_display_name(absl::StrFormat("Customer %06d", n));
-  v1::Identity* email = profile.add_identities();
-  email->set_type(v1::IDENTITY_TYPE_EMAIL);
-  email->set_value(absl::StrCat(id, "@example.com"));
-  auto& traits = *profile.mutable_traits();
-  traits["plan"].set_string_value(n % 3 == 0 ? "gold" : "silver");
-  traits["country"].set_string_value("DE");
-  traits["age"].set_number_value(25 + n % 40);
-  traits["newsletter"].set_bool_value(n % 2 == 0);
-  traits["lifetime_value_band"].set_string_value("b3");
-  traits["signup_source"].set_string_value("web");
-  traits["locale"].set_string_value("de-DE");
-  traits["churn_score"].set_number_value(0.13);
-  traits["segment"].set_string_value("returning");
-  auto* interests = traits["interests"].mutable_list_value();
-  interests->add_values()->set_string_value("running");
-  interests->add_values()->set_string_value("cooking");
-  v1::Consent* marketing = profile.add_consents();
-  marketing->set_purpose(v1::CONSENT_PURPOSE_MARKETING_EMAIL);
-  marketing->set_status(v1::CONSENT_STATUS_GRANTED);
-  marketing->set_source("web_signup_form");
-  v1::Consent* analytics = profile.add_consents();
-  analytics->set_purpose(v1::CONSENT_PURPOSE_ANALYTICS);
-  analytics->set_status(v1::CONSENT_STATUS_DENIED);
-  analytics->set_source("cookie_banner");
-  profile.add_preferred_channels(v1::CHANNEL_EMAIL);
-  profile.add_preferred_channels(v1::CHANNEL_WEB);
-  return profile;
-}
-
-// Four interactions, so every profile has non-empty aggregates.
-v1::RecordInteractionsRequest BenchInteractions(absl::string_view id) {
-  v1::RecordInteractionsRequest request;
-  request.set_profile(absl::StrCat("profiles/", id));
-  struct Spec {
-    v1::Channel channel;
-    const char* type;
-    double value;
-  };
-  const Spec specs[] = {{v1::CHANNEL_WEB, "page_view", 0},
-                        {v1::CHANNEL_EMAIL, "email_open", 0},
-                        {v1::CHANNEL_WEB, "purchase", 49.90},
-                        {v1::CHANNEL_SUPPORT, "support_ticket_opened", 0}};
-  int hours_ago = 4;
-  for (const Spec& spec : specs) {
-    v1::Interaction* interaction = request.add_interactions();
-    interaction->set_event_id(absl::StrCat(id, ":", spec.type));
-    interaction->set_channel(spec.channel);
-    interaction->set_type(spec.type);
-    interaction->mutable_occur_time()->set_seconds(
-        absl::ToUnixSeconds(absl::Now() - absl::Hours(hours_ago--)));
-    (*interaction->mutable_properties()->mutable_fields())["path"].set_string_value("/pricing");
-    interaction->set_monetary_value(spec.value);
-  }
-  return request;
-}
-
-// A Blob whose serialised size is `size` bytes (or one more, if no length fits exactly).
-bv1::Blob BlobOfSize(size_t size) {
-  bv1::Blob blob;
-  for (size_t n = size > 3 ? size - 3 : 0; n <= size; ++n) {
-    blob.set_data(std::string(n, 'x'));
-    if (blob.ByteSizeLong() >= size) break;
-  }
-  return blob;
-}
-
-// ---------------------------------------------------------------------------------------
-// Servers
-
-// Answers every call with a pre-built Blob; see bench.proto.
-class BaselineService final : public bv1::Baseline::CallbackService {
- public:
-  explicit BaselineService(runtime::WorkerPool& pool) : env_{&pool, "bench.centric.dev"} {}
-
-  // Call both before any call is served. `profiles` maps names to serialised profiles.
-  void SetBlob(bv1::Blob blob) { blob_ = std::move(blob); }
-  void SetProfiles(absl::flat_hash_map<std::string, std::string> profiles) {
-    profiles_ = std::move(profiles);
-  }
-
-  grpc::ServerUnaryReactor* GetBlob(grpc::CallbackServerContext* context,
-                                    const bv1::GetBlobRequest*, bv1::Blob* response) override {
-    *response = blob_;
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-
-  grpc::ServerUnaryReactor* GetBlobOnWorkerPool(grpc::CallbackServerContext* context,
-                                                const bv1::GetBlobRequest*,
-                                                bv1::Blob* response) override {
-    return runtime::Unary(context, env_, [this, response](absl::Time) {
-      *response = blob_;
-      return absl::OkStatus();
-    });
-  }
-
-  grpc::ServerUnaryReactor* GetProfileFromMemory(grpc::CallbackServerContext* context,
-                                                 const bv1::GetBlobRequest* request,
-                                                 v1::Profile* response) override {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    auto it = profiles_.find(request->name());
-    if (it == profiles_.end() || !response->ParseFromString(it->second)) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "not in memory"));
-    } else {
-      reactor->Finish(grpc::Status::OK);
-    }
-    return reactor;
-  }
-
- private:
-  runtime::HandlerEnv env_;
-  bv1::Blob blob_;
-  absl::flat_hash_map<std::string, std::string> profiles_;
-};
+using bench::BaselineService;
+using bench::BenchInteractions;
+using bench::BenchProfile;
+using bench::BlobOfSize;
 
 // Tables for RawWriter::CreateShaped, shaped like the rows CreateProfile writes (see
 // services/profiles/profile_store.cc and libs/events/outbox.cc): same keys and indexes.

@@ -17,6 +17,8 @@ packages=(
   # scripts/check-hardening.sh: Clang with libFuzzer and its sanitizer runtimes for fuzz/,
   # llvm-symbolizer for readable sanitizer stack traces.
   clang libclang-rt-14-dev llvm
+  # bench/deployed: h2load drives the shipped binaries from outside (docs/PERFORMANCE.md).
+  nghttp2-client
 )
 # tests/k8s (kubectl kustomize, then a Node.js check of the rendered manifests). Debian
 # ships kubectl as kubernetes-client and npm as npm; a kubectl or a Node.js with its own

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/cache/near_cache.h"
 #include "libs/cache/redis_cache.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/events/redis_streams_bus.h"
@@ -34,6 +35,32 @@ void RegisterCacheMetrics(Infrastructure& infra) {
     r.Set("centric_cache_misses_total", {}, static_cast<double>(s.misses));
     r.Set("centric_cache_errors_total", {}, static_cast<double>(s.errors));
     r.Set("centric_cache_outages_total", {}, static_cast<double>(s.outages));
+  });
+  if (infra.near_cache == nullptr) return;
+  m.Describe("centric_near_cache_hits_total", Type::kCounter,
+             "Cache reads answered from this process's memory.");
+  m.Describe("centric_near_cache_misses_total", Type::kCounter,
+             "Near cache reads that went to Redis.");
+  m.Describe("centric_near_cache_bypassed_total", Type::kCounter,
+             "Reads that skipped the near cache because invalidation tracking was not established.");
+  m.Describe("centric_near_cache_invalidations_total", Type::kCounter,
+             "Keys dropped from the near cache by invalidations.");
+  m.Describe("centric_near_cache_resets_total", Type::kCounter,
+             "Times the near cache was cleared: tracking lost (link down, late heartbeat) or a Redis flush.");
+  m.Describe("centric_near_cache_bytes", Type::kGauge, "Bytes held by the near cache.");
+  m.Describe("centric_near_cache_entries", Type::kGauge, "Entries held by the near cache.");
+  m.Describe("centric_near_cache_tracking", Type::kGauge,
+             "1 while invalidation tracking is established and the near cache is served.");
+  m.AddCollector([near = infra.near_cache](runtime::MetricsRegistry& r) {
+    cache::NearCacheStats s = near->NearStats();
+    r.Set("centric_near_cache_hits_total", {}, static_cast<double>(s.hits));
+    r.Set("centric_near_cache_misses_total", {}, static_cast<double>(s.misses));
+    r.Set("centric_near_cache_bypassed_total", {}, static_cast<double>(s.bypassed));
+    r.Set("centric_near_cache_invalidations_total", {}, static_cast<double>(s.invalidations));
+    r.Set("centric_near_cache_resets_total", {}, static_cast<double>(s.resets));
+    r.Set("centric_near_cache_bytes", {}, static_cast<double>(s.bytes));
+    r.Set("centric_near_cache_entries", {}, static_cast<double>(s.entries));
+    r.Set("centric_near_cache_tracking", {}, s.tracking ? 1.0 : 0.0);
   });
 }
 
@@ -101,6 +128,13 @@ absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime
     auto options = cache::ParseRedisUrl(config.redis_url);
     if (!options.ok()) return options.status();
     infra->cache = cache::NewRedisCache(*options);
+    if (config.near_cache_bytes > 0) {
+      auto near = std::make_unique<cache::NearCache>(
+          std::move(infra->cache), *options,
+          cache::NearCacheOptions{.max_bytes = config.near_cache_bytes});
+      infra->near_cache = near.get();
+      infra->cache = std::move(near);
+    }
   } else {
     infra->cache = std::make_unique<cache::NullCache>();
   }
@@ -130,7 +164,9 @@ absl::StatusOr<std::unique_ptr<Infrastructure>> OpenInfrastructure(const runtime
   runtime::LogInfo("infrastructure",
                    {{"database", infra->db->backend() == store::Backend::kSqlite ? "sqlite"
                                                                                  : "postgresql"},
-                    {"cache", config.redis_url.empty() || config.no_cache ? "off" : "redis"},
+                    {"cache", config.redis_url.empty() || config.no_cache ? "off"
+                              : infra->near_cache != nullptr        ? "near+redis"
+                                                                    : "redis"},
                     {"workers", int64_t{config.workers}}});
   return infra;
 }

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/cache/cache.h"
+#include "libs/cache/near_cache.h"
 #include "libs/events/bus.h"
 #include "libs/runtime/clock.h"
 #include "libs/runtime/config.h"
@@ -34,6 +35,8 @@ struct Infrastructure {
   runtime::Config config;
   std::unique_ptr<store::Database> db;
   std::unique_ptr<cache::VersionedCache> cache;
+  // The near cache in front of Redis when it is on (owned by `cache`), for its metrics.
+  cache::NearCache* near_cache = nullptr;
   std::unique_ptr<events::Bus> bus;
   std::unique_ptr<runtime::Clock> clock;
   std::unique_ptr<runtime::IdGenerator> ids;

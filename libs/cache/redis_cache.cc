@@ -513,32 +513,8 @@ std::unique_ptr<Connection> RedisCache::TakeFromPool(std::string* error) {
 std::unique_ptr<Connection> RedisCache::Connect(int64_t generation, std::string* error) {
   auto connection = std::make_unique<Connection>();
   connection->generation = generation;
-  connection->context = redisConnectWithTimeout(options_.host.c_str(), options_.port,
-                                                absl::ToTimeval(options_.connect_timeout));
-  if (connection->context == nullptr) {
-    *error = "cannot allocate a redis context";
-    return nullptr;
-  }
-  if (connection->context->err != 0) {
-    *error = absl::StrCat("connect: ", connection->context->errstr);
-    return nullptr;
-  }
-  if (redisSetTimeout(connection->context, absl::ToTimeval(options_.command_timeout)) != REDIS_OK) {
-    *error = absl::StrCat("set timeout: ", connection->context->errstr);
-    return nullptr;
-  }
-  if (!options_.password.empty()) {
-    std::vector<absl::string_view> auth = {"AUTH"};
-    if (!options_.username.empty()) auth.push_back(options_.username);
-    auth.push_back(options_.password);
-    Reply reply = Command(*connection, auth, error);
-    if (reply == nullptr) return nullptr;
-    if (IsErrorReply(reply)) {
-      // WRONGPASS, or "AUTH <password> called without any password configured".
-      *error = absl::StrCat("AUTH refused: ", ReplyText(*reply));
-      return nullptr;
-    }
-  }
+  connection->context = OpenRedisContext(options_, error);
+  if (connection->context == nullptr) return nullptr;
   for (auto [script, sha] : {std::pair{&SetIfNewerScript(), &connection->set_sha},
                              std::pair{&InvalidateScript(), &connection->invalidate_sha}}) {
     Reply reply = Command(*connection, {"SCRIPT", "LOAD", *script}, error);
@@ -601,6 +577,39 @@ absl::StatusOr<std::string> PercentDecode(absl::string_view text, absl::string_v
 }
 
 }  // namespace
+
+redisContext* OpenRedisContext(const RedisOptions& options, std::string* error) {
+  redisContext* context = redisConnectWithTimeout(options.host.c_str(), options.port,
+                                                  absl::ToTimeval(options.connect_timeout));
+  if (context == nullptr) {
+    *error = "cannot allocate a redis context";
+    return nullptr;
+  }
+  auto fail = [&](std::string message) -> redisContext* {
+    *error = std::move(message);
+    redisFree(context);
+    return nullptr;
+  };
+  if (context->err != 0) return fail(absl::StrCat("connect: ", context->errstr));
+  if (redisSetTimeout(context, absl::ToTimeval(options.command_timeout)) != REDIS_OK) {
+    return fail(absl::StrCat("set timeout: ", context->errstr));
+  }
+  if (!options.password.empty()) {
+    Reply reply(static_cast<redisReply*>(
+        options.username.empty()
+            ? redisCommand(context, "AUTH %b", options.password.data(), options.password.size())
+            : redisCommand(context, "AUTH %b %b", options.username.data(), options.username.size(),
+                           options.password.data(), options.password.size())));
+    if (reply == nullptr) {
+      return fail(context->err != 0 ? std::string(context->errstr) : "AUTH: no reply");
+    }
+    if (IsErrorReply(reply)) {
+      // WRONGPASS, or "AUTH <password> called without any password configured".
+      return fail(absl::StrCat("AUTH refused: ", ReplyText(*reply)));
+    }
+  }
+  return context;
+}
 
 absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url) {
   absl::string_view rest = url;

@@ -12,6 +12,8 @@
 #include "absl/time/time.h"
 #include "libs/cache/cache.h"
 
+struct redisContext;
+
 namespace centric::cache {
 
 struct RedisOptions {
@@ -46,6 +48,11 @@ struct RedisOptions {
 // INVALID_ARGUMENT naming the part at fault; the password is never part of a message.
 // TLS (rediss://) is refused: hiredis 0.14, Debian bookworm's, has no TLS.
 absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url);
+
+// A connection to Redis with the options' timeouts, authenticated (AUTH) when they carry
+// a password; nullptr with `error` set when connecting or AUTH failed. For the cache's
+// pool and the near cache's invalidation links.
+redisContext* OpenRedisContext(const RedisOptions& options, std::string* error);
 
 // Never fails to construct: an unreachable Redis is an outage, not an error.
 std::unique_ptr<VersionedCache> NewRedisCache(const RedisOptions& options);

@@ -1,6 +1,7 @@
 #include "libs/runtime/config.h"
 
 #include <thread>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -43,6 +44,23 @@ absl::Status Apply(Config& config, absl::string_view name, absl::string_view val
   } else if (name == "bus-url") {
     if (auto s = CheckUrl("--bus-url", value, {"redis://"}); !s.ok()) return s;
     config.bus_url = std::string(value);
+  } else if (name == "near-cache-bytes") {
+    absl::string_view number = value;
+    uint64_t unit = 1;
+    for (auto [suffix, bytes] : {std::pair{"KiB", uint64_t{1} << 10}, std::pair{"MiB", uint64_t{1} << 20},
+                                 std::pair{"GiB", uint64_t{1} << 30}}) {
+      if (absl::ConsumeSuffix(&number, suffix)) {
+        unit = bytes;
+        break;
+      }
+    }
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(number, &n) || n > (uint64_t{64} << 30) / unit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--near-cache-bytes: \"", value,
+          "\" must be a size of at most 64GiB, e.g. 268435456, 256MiB or 0 (off)"));
+    }
+    config.near_cache_bytes = static_cast<size_t>(n * unit);
   } else if (name == "drain-timeout") {
     absl::Duration d;
     if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration()) {
@@ -137,6 +155,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       {"CENTRIC_DRAIN_TIMEOUT", "drain-timeout"}, {"CENTRIC_WORKERS", "workers"},
       {"CENTRIC_PROFILES_TARGET", "profiles-target"},
       {"CENTRIC_METRICS_LISTEN", "metrics-listen"},
+      {"CENTRIC_NEAR_CACHE_BYTES", "near-cache-bytes"},
       {"CENTRIC_REFRESH_INTERVAL", "refresh-interval"},
       {"CENTRIC_THEMES_FILE", "themes-file"},
       {"CENTRIC_SEGMENTATION_TARGET", "segmentation-target"},
@@ -206,7 +225,7 @@ std::string ConfigUsage(const std::string& program) {
   return absl::StrCat(
       "usage: ", program,
       " [--listen=HOST:PORT] [--database-url=URL] [--redis-url=URL] [--bus-url=URL]\n"
-      "       [--no-cache] [--drain-timeout=DURATION] [--workers=N]\n"
+      "       [--no-cache] [--near-cache-bytes=SIZE] [--drain-timeout=DURATION] [--workers=N]\n"
       "       [--profiles-target=TARGET] [--refresh-interval=DURATION] [--metrics-listen=HOST:PORT]\n"
       "       [--themes-file=PATH] [--segmentation-target=TARGET] [--feedback-target=TARGET]\n"
       "       [--reporting-target=TARGET]\n"
@@ -216,7 +235,7 @@ std::string ConfigUsage(const std::string& program) {
       "       [--health-listen=HOST:PORT] [--grpc-service-config=PATH]\n"
       "Environment: CENTRIC_LISTEN, CENTRIC_DATABASE_URL, CENTRIC_REDIS_URL, CENTRIC_BUS_URL,\n"
       "CENTRIC_DRAIN_TIMEOUT, CENTRIC_WORKERS, CENTRIC_PROFILES_TARGET, CENTRIC_REFRESH_INTERVAL,\n"
-      "CENTRIC_METRICS_LISTEN, CENTRIC_THEMES_FILE, CENTRIC_SEGMENTATION_TARGET,\n"
+      "CENTRIC_METRICS_LISTEN, CENTRIC_NEAR_CACHE_BYTES, CENTRIC_THEMES_FILE, CENTRIC_SEGMENTATION_TARGET,\n"
       "CENTRIC_REPORTING_TARGET, "
       "CENTRIC_FEEDBACK_TARGET, CENTRIC_DASHBOARD_LISTEN, CENTRIC_INSECURE, CENTRIC_TLS_CERT,\n"
       "CENTRIC_TLS_KEY, CENTRIC_TLS_CA, CENTRIC_TOKENS_FILE, CENTRIC_POLICY_FILE,\n"

@@ -11,6 +11,10 @@
 //   --bus-url=URL            CENTRIC_BUS_URL         the same for Redis Streams; defaults
 //                                                    to the redis url
 //   --no-cache                                       run without the Redis cache
+//   --near-cache-bytes=N     CENTRIC_NEAR_CACHE_BYTES  in-process cache of profiles in
+//                                                    front of Redis, kept coherent by
+//                                                    CLIENT TRACKING (256MiB; suffixes
+//                                                    KiB, MiB, GiB; 0 turns it off)
 //   --drain-timeout=DUR      CENTRIC_DRAIN_TIMEOUT   in-flight RPC drain on SIGTERM (20s)
 //   --workers=N              CENTRIC_WORKERS         handler threads (default 4 × cores,
 //                                                    at least 8)
@@ -72,6 +76,7 @@ struct Config {
   std::string redis_url;
   std::string bus_url;
   bool no_cache = false;
+  size_t near_cache_bytes = size_t{256} << 20;
   absl::Duration drain_timeout = absl::Seconds(20);
   int workers = 0;
   bool demo = false;

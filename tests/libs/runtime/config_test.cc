@@ -40,6 +40,23 @@ TEST(LoadConfigTest, ErrorsNameTheFlagOrVariableAndWhatItAccepts) {
   EXPECT_FALSE(LoadConfig({"bin", "--listen"}, {}).ok()) << "a value is required";
 }
 
+TEST(LoadConfigTest, NearCacheBytesTakesASizeAndZeroTurnsItOff) {
+  EXPECT_EQ(LoadConfig({"bin"}, {})->near_cache_bytes, size_t{256} << 20);
+  EXPECT_EQ(LoadConfig({"bin", "--near-cache-bytes=0"}, {})->near_cache_bytes, 0u);
+  EXPECT_EQ(LoadConfig({"bin", "--near-cache-bytes=64MiB"}, {})->near_cache_bytes,
+            size_t{64} << 20);
+  EXPECT_EQ(LoadConfig({"bin"}, {{"CENTRIC_NEAR_CACHE_BYTES", "1GiB"}})->near_cache_bytes,
+            size_t{1} << 30);
+  EXPECT_EQ(LoadConfig({"bin", "--near-cache-bytes=4096"}, {})->near_cache_bytes, 4096u);
+  for (const char* bad : {"--near-cache-bytes=lots", "--near-cache-bytes=-1",
+                          "--near-cache-bytes=65GiB", "--near-cache-bytes=12MB"}) {
+    auto config = LoadConfig({"bin", bad}, {});
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_NE(config.status().message().find("--near-cache-bytes"), absl::string_view::npos);
+    EXPECT_NE(config.status().message().find("64GiB"), absl::string_view::npos);
+  }
+}
+
 TEST(LoadConfigTest, BadUrlErrorsHideThePassword) {
   auto bad_url =
       LoadConfig({"bin"}, {{"CENTRIC_DATABASE_URL", "mysql://app:hunter2@db:3306/centric"}});
