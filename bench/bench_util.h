@@ -2,13 +2,21 @@
 #ifndef CENTRIC_BENCH_BENCH_UTIL_H_
 #define CENTRIC_BENCH_BENCH_UTIL_H_
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -56,6 +64,49 @@ class Metrics {
  private:
   std::vector<std::string> lines_;
 };
+
+// One line of /proc/<pid>/stat.
+struct ProcStat {
+  int ppid = 0;
+  std::string comm;
+  double cpu_seconds = 0;              // utime + stime, every thread
+  double reaped_children_seconds = 0;  // cutime + cstime
+};
+
+inline std::optional<ProcStat> ReadProcStat(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const size_t open = line.find('(');
+  const size_t close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 > line.size()) {
+    return std::nullopt;
+  }
+  ProcStat stat;
+  stat.comm = line.substr(open + 1, close - open - 1);
+  std::istringstream fields(line.substr(close + 2));
+  std::string state;
+  int64_t skipped = 0;
+  int64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
+  fields >> state >> stat.ppid;
+  for (int field = 5; field <= 13; ++field) fields >> skipped;  // pgrp .. cmajflt
+  if (!(fields >> utime >> stime >> cutime >> cstime)) return std::nullopt;
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  stat.cpu_seconds = (utime + stime) / hz;
+  stat.reaped_children_seconds = (cutime + cstime) / hz;
+  return stat;
+}
+
+inline std::vector<int> AllPids() {
+  std::vector<int> pids;
+  std::error_code error;
+  for (auto it = std::filesystem::directory_iterator("/proc", error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    int pid = 0;
+    if (absl::SimpleAtoi(it->path().filename().string(), &pid)) pids.push_back(pid);
+  }
+  return pids;
+}
 
 }  // namespace centric::bench
 

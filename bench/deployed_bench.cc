@@ -29,6 +29,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -296,6 +297,39 @@ absl::StatusOr<Histogram> ReadHistogram(const std::string& metrics_address,
   return histogram;
 }
 
+// CPU seconds so far of the processes a call goes through.
+struct Cpu {
+  double server = 0;    // the deployed binary, every thread
+  double postgres = 0;  // every postgres process (the audit commits)
+  double redis = 0;     // redis-server
+  double h2load = 0;    // reaped children of this process: the h2load runs
+  double bench = 0;     // this process: the bare server
+
+  static Cpu Now(int server_pid) {
+    Cpu cpu;
+    for (int pid : bench::AllPids()) {
+      std::optional<bench::ProcStat> stat = bench::ReadProcStat(pid);
+      if (!stat) continue;
+      if (pid == server_pid) cpu.server = stat->cpu_seconds;
+      if (stat->comm == "postgres") cpu.postgres += stat->cpu_seconds;
+      if (stat->comm == "redis-server") cpu.redis += stat->cpu_seconds;
+    }
+    if (std::optional<bench::ProcStat> self = bench::ReadProcStat(getpid())) {
+      cpu.h2load = self->reaped_children_seconds;
+      cpu.bench = self->cpu_seconds;
+    }
+    return cpu;
+  }
+  Cpu operator-(const Cpu& o) const {
+    return {server - o.server, postgres - o.postgres, redis - o.redis, h2load - o.h2load,
+            bench - o.bench};
+  }
+  Cpu operator+(const Cpu& o) const {
+    return {server + o.server, postgres + o.postgres, redis + o.redis, h2load + o.h2load,
+            bench + o.bench};
+  }
+};
+
 // One h2load run.
 struct LoadResult {
   double calls_per_second = 0;
@@ -477,6 +511,9 @@ absl::Status MeasureBinary(const Options& options, const std::string& dir, Deplo
   absl::PrintF("  %-44s %12s %10s\n", "phase", "calls/s", "mean ms");
   std::vector<double> deployed_rates, bare_rates;
   double answered = 0;
+  const int server_pid = deployed.process->pid();
+  Cpu deployed_cpu, bare_cpu;
+  double deployed_total_calls = 0, bare_total_calls = 0;
   // A short unmeasured run of each sizes the rounds to about --seconds.
   int64_t bare_calls = 0;
   int64_t deployed_calls = 0;
@@ -489,18 +526,24 @@ absl::Status MeasureBinary(const Options& options, const std::string& dir, Deplo
     *calls = std::max<int64_t>(3000, static_cast<int64_t>(warmup->calls_per_second * options.seconds));
   }
   for (int round = 0; round < options.rounds; ++round) {
+    const Cpu bare_start = Cpu::Now(server_pid);
     auto bare_run = H2load(options, bare_calls, bare.address(), absl::StrCat("/", kGetBlob), body_file,
                            dir + "/h2load-bare.log");
     if (!bare_run.ok()) return bare_run.status();
+    bare_cpu = bare_cpu + (Cpu::Now(server_pid) - bare_start);
+    bare_total_calls += static_cast<double>(bare_run->succeeded);
     bare_rates.push_back(bare_run->calls_per_second);
     absl::PrintF("  %-44s %12.0f %10.3f\n", "bare gRPC server, GetBlob", bare_run->calls_per_second,
                  bare_run->mean_ms);
 
     auto before = CallsByCode(deployed.metrics_address, kGetProfile);
     if (!before.ok()) return before.status();
+    const Cpu start = Cpu::Now(server_pid);
     auto run = H2load(options, deployed_calls, deployed.address, absl::StrCat("/", kGetProfile), body_file,
                       dir + "/h2load-deployed.log");
     if (!run.ok()) return run.status();
+    deployed_cpu = deployed_cpu + (Cpu::Now(server_pid) - start);
+    deployed_total_calls += static_cast<double>(run->succeeded);
     auto after = CallsByCode(deployed.metrics_address, kGetProfile);
     if (!after.ok()) return after.status();
     for (const auto& [code, n] : *after) {
@@ -518,6 +561,19 @@ absl::Status MeasureBinary(const Options& options, const std::string& dir, Deplo
   const double ratio = Median(deployed_rates) / Median(bare_rates);
   absl::PrintF("  median: %.0f against %.0f calls/s: %.3fx\n", Median(deployed_rates),
                Median(bare_rates), ratio);
+  auto per_call = [](double seconds, double calls) { return calls > 0 ? seconds / calls * 1e6 : 0; };
+  absl::PrintF("  CPU us per call: %s %.1f, postgres %.1f, redis %.1f, h2load %.1f; bare server %.1f, "
+               "h2load on it %.1f\n",
+               deployed.binary, per_call(deployed_cpu.server, deployed_total_calls),
+               per_call(deployed_cpu.postgres, deployed_total_calls),
+               per_call(deployed_cpu.redis, deployed_total_calls),
+               per_call(deployed_cpu.h2load, deployed_total_calls),
+               per_call(bare_cpu.bench, bare_total_calls), per_call(bare_cpu.h2load, bare_total_calls));
+  metrics.Add(absl::StrCat(key, "_server_cpu_us_per_call"),
+              per_call(deployed_cpu.server, deployed_total_calls));
+  metrics.Add(absl::StrCat(key, "_postgres_cpu_us_per_call"),
+              per_call(deployed_cpu.postgres, deployed_total_calls));
+  metrics.Add(absl::StrCat(key, "_bare_cpu_us_per_call"), per_call(bare_cpu.bench, bare_total_calls));
 
   // Every answered read left its audit record.
   if (!audit_count_url.empty()) {

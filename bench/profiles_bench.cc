@@ -170,48 +170,9 @@ double ProcessCpuSeconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
-// One line of /proc/<pid>/stat.
-struct ProcStat {
-  int ppid = 0;
-  std::string comm;
-  double cpu_seconds = 0;              // utime + stime, every thread
-  double reaped_children_seconds = 0;  // cutime + cstime
-};
-
-std::optional<ProcStat> ReadProcStat(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
-  const size_t open = line.find('(');
-  const size_t close = line.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 > line.size()) {
-    return std::nullopt;
-  }
-  ProcStat stat;
-  stat.comm = line.substr(open + 1, close - open - 1);
-  std::istringstream fields(line.substr(close + 2));
-  std::string state;
-  int64_t skipped = 0;
-  int64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
-  fields >> state >> stat.ppid;
-  for (int field = 5; field <= 13; ++field) fields >> skipped;  // pgrp .. cmajflt
-  if (!(fields >> utime >> stime >> cutime >> cstime)) return std::nullopt;
-  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  stat.cpu_seconds = (utime + stime) / hz;
-  stat.reaped_children_seconds = (cutime + cstime) / hz;
-  return stat;
-}
-
-std::vector<int> AllPids() {
-  std::vector<int> pids;
-  std::error_code error;
-  for (auto it = std::filesystem::directory_iterator("/proc", error);
-       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-    int pid = 0;
-    if (absl::SimpleAtoi(it->path().filename().string(), &pid)) pids.push_back(pid);
-  }
-  return pids;
-}
+using bench::AllPids;
+using bench::ProcStat;
+using bench::ReadProcStat;
 
 // Jiffies of every core since boot, from /proc/stat: busy (not idle or iowait) and total.
 void ReadMachineTicks(uint64_t& busy, uint64_t& total) {

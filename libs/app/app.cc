@@ -259,7 +259,8 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
     audit_db = std::move(*opened);
   }
   security::AuditLog audit_log(audit_db != nullptr ? *audit_db : *(*infra)->db, audited,
-                               {.metrics = (*infra)->metrics.get()});
+                               {.metrics = (*infra)->metrics.get(),
+                                .completions = (*infra)->pool.get()});
   if (absl::Status s = audit_log.Migrate(); !s.ok()) {
     runtime::LogError("startup_failed", {{"error", s.ToString()}});
     return 1;

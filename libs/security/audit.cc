@@ -1,6 +1,7 @@
 #include "libs/security/audit.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -178,7 +179,20 @@ void AuditLog::WriteLoop() {
                                 absl::ToDoubleSeconds(absl::Now() - start));
       if (!status.ok()) options_.metrics->Add("centric_audit_failed_batches_total", {});
     }
-    for (Pending& p : batch) std::move(p.done)(status);
+    if (options_.completions == nullptr) {
+      for (Pending& p : batch) std::move(p.done)(status);
+      continue;
+    }
+    const size_t slice = static_cast<size_t>(std::max(1, options_.completion_slice));
+    for (size_t begin = 0; begin < batch.size(); begin += slice) {
+      auto part = std::make_shared<std::vector<Done>>();
+      for (size_t i = begin; i < std::min(batch.size(), begin + slice); ++i) {
+        part->push_back(std::move(batch[i].done));
+      }
+      options_.completions->Schedule([part, status] {
+        for (Done& done : *part) std::move(done)(status);
+      });
+    }
   }
 }
 

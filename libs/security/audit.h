@@ -27,6 +27,7 @@
 #include "libs/runtime/clock.h"
 #include "libs/runtime/handler.h"
 #include "libs/runtime/metrics.h"
+#include "libs/runtime/worker_pool.h"
 #include "libs/store/store.h"
 
 namespace centric::security {
@@ -39,6 +40,11 @@ struct AuditOptions {
   // Batch sizes (centric_audit_batch_records), commit times
   // (centric_audit_commit_seconds) and failed batches (centric_audit_failed_batches_total).
   runtime::MetricsRegistry* metrics = nullptr;
+  // Where the callbacks of a committed batch run, in slices of completion_slice records
+  // (they finish the RPCs: serialising and sending answers). Unset: on the writer thread,
+  // which then sends every answer itself before it can start the next commit.
+  runtime::WorkerPool* completions = nullptr;
+  int completion_slice = 16;
 };
 
 class AuditLog {
@@ -57,7 +63,7 @@ class AuditLog {
   bool Hosts(const std::string& service) const;
 
   // Appends `record` (id and time are set here) to its service's table; `done` runs on
-  // the writer thread once the record is committed, or with the error: the database's,
+  // the completions pool (or the writer thread) once the record is committed, or with the error: the database's,
   // INTERNAL for a service this log does not keep (the caller fails the RPC rather than
   // answer unaudited). Blocks only while the queue is full.
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
