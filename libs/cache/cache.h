@@ -17,6 +17,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -45,6 +46,13 @@ class VersionedCache {
   virtual ~VersionedCache() = default;
   // The cached value, or nullopt on a miss, a marker, or any Redis failure.
   virtual std::optional<CachedValue> Get(absl::string_view key) = 0;
+  // Get of each key, in order; Redis answers all of them in one round trip.
+  virtual std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) {
+    std::vector<std::optional<CachedValue>> values;
+    values.reserve(keys.size());
+    for (const std::string& key : keys) values.push_back(Get(key));
+    return values;
+  }
   // Stores `payload` unless the key holds a value or marker with a higher version, or a
   // value with the same version.
   virtual void SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) = 0;
@@ -58,6 +66,9 @@ class VersionedCache {
 class NullCache : public VersionedCache {
  public:
   std::optional<CachedValue> Get(absl::string_view) override { return std::nullopt; }
+  std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) override {
+    return std::vector<std::optional<CachedValue>>(keys.size());
+  }
   void SetIfNewer(absl::string_view, int64_t, absl::string_view) override {}
   void Invalidate(absl::string_view, int64_t) override {}
   CacheStats Stats() const override { return {}; }

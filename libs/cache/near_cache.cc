@@ -112,6 +112,47 @@ class NearCache::Impl {
     return value;
   }
 
+  std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) {
+    const uint64_t generation = generation_.load(std::memory_order_acquire);
+    const bool trusted = trusted_.load(std::memory_order_acquire);
+    std::vector<std::optional<CachedValue>> values(keys.size());
+    std::vector<size_t> remote_indexes;
+    std::vector<std::string> remote_keys;
+    std::vector<uint64_t> epochs;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      uint64_t epoch = 0;
+      if (Tracked(keys[i])) {
+        if (!trusted) {
+          bypassed_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          Shard& shard = ShardOf(keys[i]);
+          absl::MutexLock lock(&shard.mu);
+          auto it = shard.index.find(keys[i]);
+          if (it != shard.index.end()) {
+            shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
+            hits_.fetch_add(1, std::memory_order_relaxed);
+            values[i] = it->second->value;
+            continue;
+          }
+          epoch = shard.epoch;
+          misses_.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      remote_indexes.push_back(i);
+      remote_keys.push_back(keys[i]);
+      epochs.push_back(epoch);
+    }
+    if (remote_keys.empty()) return values;
+    std::vector<std::optional<CachedValue>> fetched = remote_->GetMany(remote_keys);
+    for (size_t j = 0; j < fetched.size() && j < remote_indexes.size(); ++j) {
+      if (fetched[j].has_value() && trusted && Tracked(remote_keys[j])) {
+        Insert(ShardOf(remote_keys[j]), remote_keys[j], *fetched[j], epochs[j], generation);
+      }
+      values[remote_indexes[j]] = std::move(fetched[j]);
+    }
+    return values;
+  }
+
   void SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) {
     // Not kept near here: the write is announced by an invalidation message anyway; the
     // next read fills the near cache from Redis.
@@ -423,6 +464,10 @@ NearCache::NearCache(std::unique_ptr<VersionedCache> remote, const RedisOptions&
 NearCache::~NearCache() = default;
 
 std::optional<CachedValue> NearCache::Get(absl::string_view key) { return impl_->Get(key); }
+
+std::vector<std::optional<CachedValue>> NearCache::GetMany(const std::vector<std::string>& keys) {
+  return impl_->GetMany(keys);
+}
 
 void NearCache::SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) {
   impl_->SetIfNewer(key, version, payload);

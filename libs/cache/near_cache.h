@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -72,6 +73,8 @@ class NearCache final : public VersionedCache {
   ~NearCache() override;
 
   std::optional<CachedValue> Get(absl::string_view key) override;
+  // Memory first; the rest from Redis in one round trip.
+  std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) override;
   void SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) override;
   void Invalidate(absl::string_view key, int64_t version) override;
   // The Redis cache's counters (near hits never reach it).

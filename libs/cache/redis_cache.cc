@@ -163,6 +163,7 @@ class RedisCache final : public VersionedCache {
         address_(absl::StrCat(options_.host, ":", options_.port)) {}
 
   std::optional<CachedValue> Get(absl::string_view key) override;
+  std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) override;
   void SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) override;
   void Invalidate(absl::string_view key, int64_t version) override;
   CacheStats Stats() const override;
@@ -221,6 +222,25 @@ class RedisCache final : public VersionedCache {
   std::atomic<int64_t> outages_{0};
 };
 
+// The value in an HMGET v d m reply, or nullopt (a miss, a marker). `foreign` is set for
+// a reply of another shape (a key we did not write).
+std::optional<CachedValue> ValueOf(const redisReply& reply, bool& foreign) {
+  foreign = false;
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3) {
+    foreign = true;
+    return std::nullopt;
+  }
+  const redisReply* version = reply.element[0];
+  const redisReply* payload = reply.element[1];
+  const redisReply* marker = reply.element[2];
+  int64_t parsed = 0;
+  if (version->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING &&
+      marker->type == REDIS_REPLY_NIL && absl::SimpleAtoi(ReplyText(*version), &parsed)) {
+    return CachedValue{parsed, std::string(ReplyText(*payload))};
+  }
+  return std::nullopt;
+}
+
 std::optional<CachedValue> RedisCache::Get(absl::string_view key) {
   std::unique_ptr<Connection> connection = Acquire(/*for_read=*/true);
   if (connection == nullptr) {
@@ -236,22 +256,50 @@ std::optional<CachedValue> RedisCache::Get(absl::string_view key) {
     return std::nullopt;
   }
   Release(std::move(connection));
-  std::optional<CachedValue> value;
-  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
-    const redisReply* version = reply->element[0];
-    const redisReply* payload = reply->element[1];
-    const redisReply* marker = reply->element[2];
-    int64_t parsed = 0;
-    if (version->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING &&
-        marker->type == REDIS_REPLY_NIL && absl::SimpleAtoi(ReplyText(*version), &parsed)) {
-      value = CachedValue{parsed, std::string(ReplyText(*payload))};
-    }
-  } else {
-    // WRONGTYPE and the like: a key we did not write. Not an outage.
-    errors_.fetch_add(1, std::memory_order_relaxed);
-  }
+  bool foreign = false;
+  std::optional<CachedValue> value = ValueOf(*reply, foreign);
+  // WRONGTYPE and the like: a key we did not write. Not an outage.
+  if (foreign) errors_.fetch_add(1, std::memory_order_relaxed);
   (value ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
   return value;
+}
+
+std::vector<std::optional<CachedValue>> RedisCache::GetMany(const std::vector<std::string>& keys) {
+  std::vector<std::optional<CachedValue>> values(keys.size());
+  if (keys.empty()) return values;
+  std::unique_ptr<Connection> connection = Acquire(/*for_read=*/true);
+  if (connection == nullptr) {
+    misses_.fetch_add(static_cast<int64_t>(keys.size()), std::memory_order_relaxed);
+    return values;
+  }
+  // Pipelined: every HMGET is written, then the replies are read in order.
+  for (const std::string& key : keys) {
+    const std::string full_key = absl::StrCat(options_.key_prefix, key);
+    const char* argv[] = {"HMGET", full_key.c_str(), "v", "d", "m"};
+    const size_t argv_len[] = {5, full_key.size(), 1, 1, 1};
+    if (redisAppendCommandArgv(connection->context, 5, argv, argv_len) != REDIS_OK) {
+      Fail(std::move(connection), "cannot queue a pipelined HMGET");
+      misses_.fetch_add(static_cast<int64_t>(keys.size()), std::memory_order_relaxed);
+      return std::vector<std::optional<CachedValue>>(keys.size());
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(connection->context, &raw) != REDIS_OK || raw == nullptr) {
+      const std::string error = connection->context->err != 0 ? connection->context->errstr
+                                                              : "no reply";
+      Fail(std::move(connection), error);
+      misses_.fetch_add(static_cast<int64_t>(keys.size()), std::memory_order_relaxed);
+      return std::vector<std::optional<CachedValue>>(keys.size());
+    }
+    Reply reply(static_cast<redisReply*>(raw));
+    bool foreign = false;
+    values[i] = ValueOf(*reply, foreign);
+    if (foreign) errors_.fetch_add(1, std::memory_order_relaxed);
+    (values[i] ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+  }
+  Release(std::move(connection));
+  return values;
 }
 
 void RedisCache::SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) {

@@ -93,6 +93,29 @@ TEST_F(NearCacheTest, RepeatReadsAreServedFromMemory) {
   EXPECT_EQ(near->Stats().hits, redis_hits) << "the hits reached Redis";
 }
 
+TEST_F(NearCacheTest, GetManyTakesWhatMemoryHoldsAndAsksRedisForTheRest) {
+  auto near = Open();
+  near->SetIfNewer("profiles:{a}", 1, "one");
+  near->SetIfNewer("profiles:{b}", 2, "two");
+  ASSERT_TRUE(ServedFromMemory(*near, "profiles:{a}", 1));
+  const int64_t redis_hits = near->Stats().hits;
+  const int64_t hits = near->NearStats().hits;
+  auto values = near->GetMany({"profiles:{a}", "profiles:{b}", "profiles:{none}", "rollups:{x}"});
+  ASSERT_EQ(values.size(), 4u);
+  EXPECT_THAT(values[0], IsValue(1, "one"));
+  EXPECT_THAT(values[1], IsValue(2, "two"));
+  EXPECT_EQ(values[2], std::nullopt);
+  EXPECT_EQ(values[3], std::nullopt);
+  EXPECT_EQ(near->NearStats().hits, hits + 1) << "a from memory";
+  EXPECT_EQ(near->Stats().hits, redis_hits + 1) << "b from Redis";
+  // b is now near too.
+  ASSERT_TRUE(ServedFromMemory(*near, "profiles:{b}", 2));
+  const int64_t before = near->NearStats().hits;
+  values = near->GetMany({"profiles:{a}", "profiles:{b}"});
+  EXPECT_THAT(values[1], IsValue(2, "two"));
+  EXPECT_EQ(near->NearStats().hits, before + 2);
+}
+
 TEST_F(NearCacheTest, KeysOutsideTheTrackedPrefixAlwaysGoToRedis) {
   auto near = Open();
   near->SetIfNewer("rollups:{x}", 1, "one");

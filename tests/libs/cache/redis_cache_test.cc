@@ -37,6 +37,29 @@ TEST_F(RedisCacheTest, StoresValueAsVersionedHashUnderPrefix) {
   EXPECT_EQ(stats.outages, 0);
 }
 
+TEST_F(RedisCacheTest, GetManyAnswersEveryKeyInOrderInOneRoundTrip) {
+  auto cache = NewRedisCache(Options());
+  cache->SetIfNewer("profiles:{a}", 1, "one");
+  cache->SetIfNewer("profiles:{c}", 3, "three");
+  cache->Invalidate("profiles:{d}", 4);
+  ASSERT_EQ(raw_->Command({"SET", FullKey("profiles:{e}"), "not a hash"}), "OK");
+  auto values = cache->GetMany(
+      {"profiles:{a}", "profiles:{b}", "profiles:{c}", "profiles:{d}", "profiles:{e}", "profiles:{a}"});
+  ASSERT_EQ(values.size(), 6u);
+  EXPECT_THAT(values[0], IsValue(1, "one"));
+  EXPECT_EQ(values[1], std::nullopt) << "absent";
+  EXPECT_THAT(values[2], IsValue(3, "three"));
+  EXPECT_EQ(values[3], std::nullopt) << "a marker";
+  EXPECT_EQ(values[4], std::nullopt) << "a key of another type";
+  EXPECT_THAT(values[5], IsValue(1, "one"));
+  CacheStats stats = cache->Stats();
+  EXPECT_EQ(stats.hits, 3);
+  EXPECT_EQ(stats.misses, 3);
+  EXPECT_EQ(stats.errors, 1);
+  EXPECT_EQ(stats.outages, 0);
+  EXPECT_TRUE(cache->GetMany({}).empty());
+}
+
 TEST_F(RedisCacheTest, OnlyANewerVersionReplacesAValue) {
   auto cache = NewRedisCache(Options());
   cache->SetIfNewer("k", 5, "five");
