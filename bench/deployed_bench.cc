@@ -468,6 +468,62 @@ class BareServer {
 
 constexpr char kGetProfile[] = "centric.profiles.v1.Profiles/GetProfile";
 constexpr char kGetBlob[] = "centric.bench.v1.Baseline/GetBlob";
+constexpr char kBatchGet[] = "centric.profiles.v1.Profiles/BatchGetProfiles";
+constexpr int kBatchSize = 100;
+
+// BatchGetProfiles of kBatchSize cached profiles by h2load, in profiles per second (the
+// median of the rounds). Every call must have been OK.
+absl::StatusOr<double> MeasureBatchGet(const Options& options, const std::string& dir,
+                                       Deployed& deployed, v1::Profiles::Stub& stub) {
+  v1::BatchGetProfilesRequest batch;
+  for (int i = 0; i < kBatchSize; ++i) {
+    const std::string id = absl::StrFormat("bench-batch-%03d", i);
+    v1::CreateProfileRequest create;
+    create.set_profile_id(id);
+    *create.mutable_profile() = bench::BenchProfile(id, i);
+    v1::Profile created;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status status = stub.CreateProfile(&context, create, &created);
+    if (!status.ok()) return absl::InternalError(absl::StrCat("CreateProfile: ", status.error_message()));
+    batch.add_names(created.name());
+  }
+  for (int i = 0; i < 3; ++i) {  // loads the cache, then the near cache
+    grpc::ClientContext context;
+    v1::BatchGetProfilesResponse response;
+    grpc::Status status = stub.BatchGetProfiles(&context, batch, &response);
+    if (!status.ok() || response.profiles_size() != kBatchSize) {
+      return absl::InternalError(absl::StrCat("BatchGetProfiles: ", status.error_message()));
+    }
+  }
+  const std::string body_file = dir + "/batch_get.body";
+  std::ofstream(body_file, std::ios::binary) << GrpcFrame(batch.SerializeAsString());
+  const std::string path = absl::StrCat("/", kBatchGet);
+  auto warmup = H2load(options, 300, deployed.address, path, body_file, dir + "/h2load-batch.log");
+  if (!warmup.ok()) return warmup.status();
+  const int64_t calls =
+      std::max<int64_t>(300, static_cast<int64_t>(warmup->calls_per_second * options.seconds));
+  std::vector<double> rates;
+  for (int round = 0; round < options.rounds; ++round) {
+    auto before = CallsByCode(deployed.metrics_address, kBatchGet);
+    if (!before.ok()) return before.status();
+    auto run = H2load(options, calls, deployed.address, path, body_file, dir + "/h2load-batch.log");
+    if (!run.ok()) return run.status();
+    auto after = CallsByCode(deployed.metrics_address, kBatchGet);
+    if (!after.ok()) return after.status();
+    for (const auto& [code, n] : *after) {
+      if (code != "OK" && n - (*before)[code] > 0) {
+        return absl::InternalError(absl::StrCat(n - (*before)[code], " BatchGetProfiles calls answered ",
+                                                code, "; see ", deployed.log));
+      }
+    }
+    rates.push_back(run->calls_per_second * kBatchSize);
+    absl::PrintF("  %-44s %12.0f %10.3f\n",
+                 absl::StrCat(deployed.binary, ", BatchGetProfiles x", kBatchSize, " (profiles/s)"),
+                 run->calls_per_second * kBatchSize, run->mean_ms);
+  }
+  return Median(rates);
+}
 
 // Measures one binary against the bare server; adds its lines to `metrics`.
 absl::Status MeasureBinary(const Options& options, const std::string& dir, Deployed& deployed,
@@ -590,6 +646,13 @@ absl::Status MeasureBinary(const Options& options, const std::string& dir, Deplo
                                               " answered GetProfile calls"));
     }
   }
+
+  auto batch_rate = MeasureBatchGet(options, dir, deployed, *stub);
+  if (!batch_rate.ok()) return batch_rate.status();
+  absl::PrintF("  BatchGetProfiles: %.0f profiles/s against %.0f by GetProfile: %.1fx\n", *batch_rate,
+               Median(deployed_rates), *batch_rate / Median(deployed_rates));
+  metrics.Add(absl::StrCat(key, "_batch_get_profiles_per_second"), *batch_rate);
+  metrics.Add(absl::StrCat(key, "_batch_get_vs_get_profile"), *batch_rate / Median(deployed_rates));
 
   // Latency with nothing queued.
   auto deployed_probe = Probe(channel, absl::StrCat("/", kGetProfile), get.SerializeAsString(),

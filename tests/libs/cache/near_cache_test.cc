@@ -5,6 +5,7 @@
 // Each test owns its redis-server, since some stop it.
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -171,7 +172,7 @@ TEST_F(NearCacheTest, AnotherReplicasWriteReachesThisOneThroughTracking) {
   std::vector<absl::Duration> delays;
   const std::string key = "profiles:{shared}";
   a->SetIfNewer(key, 1, "v1");
-  for (int64_t version = 1; version <= 50; ++version) {
+  for (int64_t version = 1; version <= 200; ++version) {
     // B holds the current version in memory...
     ASSERT_TRUE(ServedFromMemory(*b, key, version)) << "version " << version;
     // ...A writes the next one; B stops serving the old one after the invalidation delay.
@@ -189,10 +190,13 @@ TEST_F(NearCacheTest, AnotherReplicasWriteReachesThisOneThroughTracking) {
     }
   }
   std::sort(delays.begin(), delays.end());
-  ::testing::Test::RecordProperty(
-      "invalidation_delay_p99_us",
-      static_cast<int>(absl::ToInt64Microseconds(delays[delays.size() * 99 / 100])));
-  EXPECT_GE(b->NearStats().invalidations, 50);
+  // Reported, not asserted (timing never decides a test): docs/PERFORMANCE.md.
+  std::printf("invalidation delay, A's Invalidate returned to B no longer serving: p50 %.0f us, "
+              "p99 %.0f us, max %.0f us\n",
+              absl::ToDoubleMicroseconds(delays[delays.size() / 2]),
+              absl::ToDoubleMicroseconds(delays[delays.size() * 99 / 100]),
+              absl::ToDoubleMicroseconds(delays.back()));
+  EXPECT_GE(b->NearStats().invalidations, 200);
 }
 
 TEST_F(NearCacheTest, AWriteBehindTheCachesBackIsSeen) {
