@@ -46,6 +46,9 @@ class VersionedCache {
   virtual ~VersionedCache() = default;
   // The cached value, or nullopt on a miss, a marker, or any Redis failure.
   virtual std::optional<CachedValue> Get(absl::string_view key) = 0;
+  // The value if this process holds it in memory (a near cache), else nullopt; never
+  // blocks on I/O, so it may run on a gRPC callback thread.
+  virtual std::optional<CachedValue> Peek(absl::string_view key) { return std::nullopt; }
   // Get of each key, in order; Redis answers all of them in one round trip.
   virtual std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) {
     std::vector<std::optional<CachedValue>> values;

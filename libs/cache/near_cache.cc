@@ -112,6 +112,17 @@ class NearCache::Impl {
     return value;
   }
 
+  std::optional<CachedValue> Peek(absl::string_view key) {
+    if (!Tracked(key) || !trusted_.load(std::memory_order_acquire)) return std::nullopt;
+    Shard& shard = ShardOf(key);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.index.find(key);
+    if (it == shard.index.end()) return std::nullopt;
+    shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return it->second->value;
+  }
+
   std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) {
     const uint64_t generation = generation_.load(std::memory_order_acquire);
     const bool trusted = trusted_.load(std::memory_order_acquire);
@@ -464,6 +475,8 @@ NearCache::NearCache(std::unique_ptr<VersionedCache> remote, const RedisOptions&
 NearCache::~NearCache() = default;
 
 std::optional<CachedValue> NearCache::Get(absl::string_view key) { return impl_->Get(key); }
+
+std::optional<CachedValue> NearCache::Peek(absl::string_view key) { return impl_->Peek(key); }
 
 std::vector<std::optional<CachedValue>> NearCache::GetMany(const std::vector<std::string>& keys) {
   return impl_->GetMany(keys);

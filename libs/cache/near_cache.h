@@ -73,6 +73,8 @@ class NearCache final : public VersionedCache {
   ~NearCache() override;
 
   std::optional<CachedValue> Get(absl::string_view key) override;
+  // Memory only, while tracking is established.
+  std::optional<CachedValue> Peek(absl::string_view key) override;
   // Memory first; the rest from Redis in one round trip.
   std::vector<std::optional<CachedValue>> GetMany(const std::vector<std::string>& keys) override;
   void SetIfNewer(absl::string_view key, int64_t version, absl::string_view payload) override;

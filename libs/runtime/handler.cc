@@ -1,6 +1,8 @@
 #include "libs/runtime/handler.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "libs/runtime/admission.h"
 #include "libs/runtime/clock.h"
@@ -51,6 +53,30 @@ void PropagateTrace(grpc::ClientContext& outgoing) {
 
 grpc::Status RefusalStatus(const absl::Status& status, const HandlerEnv& env) {
   return ToGrpcStatus(status, env.error_domain);
+}
+
+namespace {
+
+struct RawMethods {
+  absl::Mutex mu;
+  absl::flat_hash_set<std::string> methods ABSL_GUARDED_BY(mu);
+};
+
+RawMethods& Raw() {
+  static auto* raw = new RawMethods();
+  return *raw;
+}
+
+}  // namespace
+
+void MarkRawMethod(absl::string_view method) {
+  absl::MutexLock lock(&Raw().mu);
+  Raw().methods.insert(std::string(method));
+}
+
+bool IsRawMethod(absl::string_view method) {
+  absl::ReaderMutexLock lock(&Raw().mu);
+  return Raw().methods.contains(method);
 }
 
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const HandlerEnv& env,

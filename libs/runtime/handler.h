@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/runtime/admission.h"
 #include "libs/runtime/trace.h"
@@ -49,6 +50,12 @@ TraceContext TraceOf(const grpc::ServerContextBase& context);
 // OutgoingTraceparent) to an outgoing call; adds nothing when no trace is current. Call
 // before the call starts, like PropagateDeadline.
 void PropagateTrace(grpc::ClientContext& outgoing);
+
+// Methods served with grpc::ByteBuffer messages (a generated WithRawCallbackMethod_*), so
+// interceptors see bytes where other methods have a generated message. A service marks
+// them before it serves; "/package.Service/Method".
+void MarkRawMethod(absl::string_view method);
+bool IsRawMethod(absl::string_view method);
 
 // Work done by a handler; receives the RPC's deadline.
 using HandlerWork = std::function<absl::Status(absl::Time deadline)>;

@@ -31,7 +31,11 @@ const std::vector<std::string>& AllScopes() {
 class GuardInterceptor final : public grpc::experimental::Interceptor {
  public:
   GuardInterceptor(Guard& guard, grpc::experimental::ServerRpcInfo* info)
-      : guard_(guard), info_(info), method_(info->method()), facts_(FactsOf(method_)) {}
+      : guard_(guard),
+        info_(info),
+        method_(info->method()),
+        facts_(FactsOf(method_)),
+        raw_(runtime::IsRawMethod(method_)) {}
   ~GuardInterceptor() override { runtime::ForgetAdmission(info_->server_context()); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* m) override {
@@ -42,7 +46,10 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
     // pool (grpc.health.v1's default service) may receive a grpc::ByteBuffer instead.
     if (m->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
         resource_.empty() && facts_.known && !facts_.service.empty()) {
-      if (void* request = m->GetRecvMessage(); request != nullptr) {
+      if (void* request = m->GetRecvMessage(); request == nullptr) {
+      } else if (raw_) {
+        resource_ = ResourceOfBytes(*static_cast<grpc::ByteBuffer*>(request));
+      } else {
         resource_ = ResourceOf(*static_cast<google::protobuf::Message*>(request), facts_.access);
       }
     }
@@ -103,6 +110,22 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
     admitted_ = decision.status.ok();
     runtime::RecordAdmission(info_->server_context(), std::move(decision.status),
                              std::move(decision.caller));
+  }
+
+  // The resource named by a request that arrived as bytes (a raw method), parsed as the
+  // method's request type; "" when it does not parse (the handler refuses it).
+  std::string ResourceOfBytes(const grpc::ByteBuffer& buffer) const {
+    if (facts_.request == nullptr) return "";
+    std::vector<grpc::Slice> slices;
+    if (!buffer.Dump(&slices).ok()) return "";
+    std::string bytes;
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    std::unique_ptr<google::protobuf::Message> message(
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(facts_.request)->New());
+    if (!message->ParseFromString(bytes)) return "";
+    return ResourceOf(*message, facts_.access);
   }
 
   bool Audited() const {
@@ -196,6 +219,8 @@ class GuardInterceptor final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   const std::string method_;
   const MethodFacts& facts_;
+  // Served with grpc::ByteBuffer messages (runtime::MarkRawMethod).
+  const bool raw_;
   runtime::Caller caller_;
   bool admitted_ = false;
   bool redacted_ = false;

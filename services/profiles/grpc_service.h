@@ -12,17 +12,20 @@ namespace centric::profiles {
 inline constexpr char kProfilesServiceName[] = "centric.profiles.v1.Profiles";
 inline constexpr char kProfilesErrorDomain[] = "profiles.centric.dev";
 
-class ProfilesGrpcService final : public v1::Profiles::CallbackService {
+// GetProfile is served as bytes (WithRawCallbackMethod_GetProfile): a profile in the near
+// cache is answered on gRPC's callback thread straight from its cached serialisation; any
+// other goes to the worker pool as usual, and is still never parsed and re-serialised.
+class ProfilesGrpcService final
+    : public v1::Profiles::WithRawCallbackMethod_GetProfile<v1::Profiles::CallbackService> {
  public:
-  ProfilesGrpcService(ProfileService& service, runtime::WorkerPool& pool)
-      : service_(service), env_{&pool, kProfilesErrorDomain} {}
+  ProfilesGrpcService(ProfileService& service, runtime::WorkerPool& pool);
 
   grpc::ServerUnaryReactor* CreateProfile(grpc::CallbackServerContext* context,
                                           const v1::CreateProfileRequest* request,
                                           v1::Profile* response) override;
   grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext* context,
-                                       const v1::GetProfileRequest* request,
-                                       v1::Profile* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* BatchGetProfiles(grpc::CallbackServerContext* context,
                                              const v1::BatchGetProfilesRequest* request,
                                              v1::BatchGetProfilesResponse* response) override;

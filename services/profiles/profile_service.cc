@@ -180,8 +180,8 @@ absl::Status ProfileService::Emit(store::Tx& tx, AfterCommit& after, absl::strin
   return events::AppendToOutbox(tx, kService, event);
 }
 
-absl::StatusOr<v1::Profile> ProfileService::Resolve(const std::string& start_id,
-                                                    absl::Time deadline) {
+absl::StatusOr<cache::CachedValue> ProfileService::ResolvePayload(const std::string& start_id,
+                                                                 absl::Time deadline) {
   std::string id = start_id;
   for (int hop = 0; hop < kMaxMergeHops; ++hop) {
     auto cached = read_through_.GetOrLoad(CacheKey(id), [&]() -> absl::StatusOr<cache::CachedValue> {
@@ -213,14 +213,54 @@ absl::StatusOr<v1::Profile> ProfileService::Resolve(const std::string& start_id,
       id = payload.substr(1);
       continue;
     }
-    v1::Profile profile;
-    if (payload[0] != kActiveTag || !profile.ParseFromArray(payload.data() + 1, payload.size() - 1)) {
-      return absl::DataLossError("cached profile is corrupt");
-    }
-    SetOutputFields(profile);
-    return profile;
+    if (payload[0] != kActiveTag) return absl::DataLossError("cached profile is corrupt");
+    return std::move(*cached);
   }
   return absl::InternalError(absl::StrCat("merge chain of ", ProfileName(start_id), " too long"));
+}
+
+absl::StatusOr<v1::Profile> ProfileService::Resolve(const std::string& id, absl::Time deadline) {
+  auto cached = ResolvePayload(id, deadline);
+  if (!cached.ok()) return cached.status();
+  v1::Profile profile;
+  if (!profile.ParseFromArray(cached->payload.data() + 1, cached->payload.size() - 1)) {
+    return absl::DataLossError("cached profile is corrupt");
+  }
+  SetOutputFields(profile);
+  return profile;
+}
+
+namespace {
+
+// A cached active profile's answer: its bytes, then the output-only fields SetOutputFields
+// sets, serialised after them (a later value of a singular field wins when parsed).
+std::string AnswerBytes(const cache::CachedValue& value) {
+  std::string bytes(value.payload.data() + 1, value.payload.size() - 1);
+  v1::Profile output;
+  output.set_etag(EtagOf(value.version));
+  output.AppendToString(&bytes);
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ProfileService::GetProfileBytes(const v1::GetProfileRequest& request,
+                                                            absl::Time deadline) {
+  auto id = ParseProfileName(request.name(), "name");
+  if (!id.ok()) return id.status();
+  auto cached = ResolvePayload(*id, deadline);
+  if (!cached.ok()) return cached.status();
+  return AnswerBytes(*cached);
+}
+
+std::optional<std::string> ProfileService::PeekProfileBytes(const v1::GetProfileRequest& request) {
+  auto id = ParseProfileName(request.name(), "name");
+  if (!id.ok()) return std::nullopt;
+  std::optional<cache::CachedValue> cached = deps_.cache->Peek(CacheKey(*id));
+  if (!cached.has_value() || cached->payload.empty() || cached->payload[0] != kActiveTag) {
+    return std::nullopt;
+  }
+  return AnswerBytes(*cached);
 }
 
 absl::StatusOr<StoredProfile> ProfileService::ResolveInTx(store::Tx& tx, std::string id,

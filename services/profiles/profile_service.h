@@ -65,6 +65,13 @@ class ProfileService {
                                             absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<v1::Profile> GetProfile(const v1::GetProfileRequest& request,
                                          absl::Time deadline = absl::InfiniteFuture());
+  // GetProfile's answer as a serialised Profile: a cached profile's bytes as they are,
+  // with the etag appended (no parse, no re-serialisation).
+  absl::StatusOr<std::string> GetProfileBytes(const v1::GetProfileRequest& request,
+                                              absl::Time deadline = absl::InfiniteFuture());
+  // The same from the near cache's memory only, never blocking: nullopt when the answer
+  // needs Redis or the store (or is an error), so the caller takes GetProfileBytes.
+  std::optional<std::string> PeekProfileBytes(const v1::GetProfileRequest& request);
   absl::StatusOr<v1::BatchGetProfilesResponse> BatchGetProfiles(
       const v1::BatchGetProfilesRequest& request, absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<v1::Profile> LookupProfile(const v1::LookupProfileRequest& request,
@@ -124,6 +131,8 @@ class ProfileService {
 
   // The active profile behind `id`, following merges, through the cache.
   absl::StatusOr<v1::Profile> Resolve(const std::string& id, absl::Time deadline);
+  // The same as its cache value: kActiveTag + the serialised profile, and its version.
+  absl::StatusOr<cache::CachedValue> ResolvePayload(const std::string& id, absl::Time deadline);
   // The same inside a transaction (no cache): the active row behind `id`.
   absl::StatusOr<StoredProfile> ResolveInTx(store::Tx& tx, std::string id,
                                             RowLock lock = RowLock::kForUpdate);
