@@ -172,10 +172,16 @@ constexpr char kCaller[] = "bench-platform";
 constexpr char kToken[] = "bench-platform-token-0123456789abcdef";
 // The caller may read and write profiles with personal data; its rate limit is far above
 // what two cores can serve, so the limiter is consulted on every call but never refuses.
+// centricd's modules call the process itself with its certificate (CN centric-profiles),
+// as the services call each other in the k8s base.
 constexpr char kPolicy[] = R"({"callers": [
   {"caller": "bench-platform", "methods": ["centric.profiles.v1.Profiles/*"],
    "scopes": ["pii:read", "pii:write"],
-   "rateLimit": {"requestsPerSecond": 10000000, "burst": 10000000}}]})";
+   "rateLimit": {"requestsPerSecond": 10000000, "burst": 10000000}},
+  {"caller": "centric-profiles",
+   "methods": ["centric.profiles.v1.Profiles/*", "centric.segmentation.v1.Segmentation/*",
+               "centric.feedback.v1.Feedback/*", "centric.reporting.v1.Reporting/*"],
+   "scopes": ["pii:read", "pii:write"]}]})";
 
 // The first `"event":"<event>","address":"..."` of a JSON log, waiting up to 30 s.
 std::string AddressFromLog(const std::string& log, const std::string& event,
