@@ -74,6 +74,7 @@ constexpr char kUsage[] = R"(usage: deployed_bench [--flag=N ...]
   --streams=N       h2load concurrent streams per connection, -m (default 16)
   --probe-calls=N   calls of the one-at-a-time latency probe per server (default 2000)
   --binaries=LIST   comma-separated: centric-profiles, centricd (default centric-profiles)
+  --near-cache=0|1  the binaries' near cache (CENTRIC_NEAR_CACHE_BYTES=0 when 0; default 1)
 )";
 
 struct Options {
@@ -83,6 +84,7 @@ struct Options {
   int streams = 16;
   int probe_calls = 2000;
   std::vector<std::string> binaries = {"centric-profiles"};
+  bool near_cache = true;
 };
 
 absl::StatusOr<Options> ParseFlags(int argc, char** argv) {
@@ -107,7 +109,8 @@ absl::StatusOr<Options> ParseFlags(int argc, char** argv) {
       continue;
     }
     int value = 0;
-    if (!absl::SimpleAtoi(kv[1], &value) || value < 1 || value > 1000000) {
+    if (!absl::SimpleAtoi(kv[1], &value) || value < (name == "near-cache" ? 0 : 1) ||
+        value > 1000000) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", name, ": \"", kv[1], "\" must be an integer from 1 to 1000000"));
     }
@@ -121,6 +124,8 @@ absl::StatusOr<Options> ParseFlags(int argc, char** argv) {
       options.streams = value;
     } else if (name == "probe-calls") {
       options.probe_calls = value;
+    } else if (name == "near-cache" && value <= 1) {
+      options.near_cache = value == 1;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "\n", kUsage));
     }
@@ -725,6 +730,7 @@ int RunBench(const Options& options) {
     } else {
       env = {absl::StrCat("CENTRIC_DATABASE_URL=sqlite://", dir.path(), "/centricd.db")};
     }
+    if (!options.near_cache) env.push_back("CENTRIC_NEAR_CACHE_BYTES=0");
     auto deployed = StartBinary(binary, dir.path(), env);
     if (!deployed.ok()) {
       absl::FPrintF(stderr, "deployed_bench: %s\n", deployed.status().ToString());
