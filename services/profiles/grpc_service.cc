@@ -21,7 +21,6 @@ namespace centric::profiles {
   }
 
 CENTRIC_PROFILES_UNARY(CreateProfile, v1::CreateProfileRequest, v1::Profile)
-CENTRIC_PROFILES_UNARY(BatchGetProfiles, v1::BatchGetProfilesRequest, v1::BatchGetProfilesResponse)
 CENTRIC_PROFILES_UNARY(LookupProfile, v1::LookupProfileRequest, v1::Profile)
 CENTRIC_PROFILES_UNARY(UpdateProfile, v1::UpdateProfileRequest, v1::Profile)
 CENTRIC_PROFILES_UNARY(ListProfiles, v1::ListProfilesRequest, v1::ListProfilesResponse)
@@ -37,12 +36,13 @@ CENTRIC_PROFILES_UNARY(EraseProfile, v1::EraseProfileRequest, v1::EraseProfileRe
 ProfilesGrpcService::ProfilesGrpcService(ProfileService& service, runtime::WorkerPool& pool)
     : service_(service), env_{&pool, kProfilesErrorDomain} {
   runtime::MarkRawMethod(absl::StrCat("/", kProfilesServiceName, "/GetProfile"));
+  runtime::MarkRawMethod(absl::StrCat("/", kProfilesServiceName, "/BatchGetProfiles"));
 }
 
 namespace {
 
-// Parses the call's bytes as a GetProfileRequest.
-bool ParseRequest(const grpc::ByteBuffer& buffer, v1::GetProfileRequest& request) {
+// Parses the call's bytes as its request message.
+bool ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message& request) {
   std::vector<grpc::Slice> slices;
   if (!buffer.Dump(&slices).ok()) return false;
   std::string bytes;
@@ -81,6 +81,25 @@ grpc::ServerUnaryReactor* ProfilesGrpcService::GetProfile(grpc::CallbackServerCo
   }
   return runtime::Unary(context, env_, [this, request, response](absl::Time deadline) {
     absl::StatusOr<std::string> bytes = service_.GetProfileBytes(*request, deadline);
+    if (!bytes.ok()) return bytes.status();
+    SetBytes(std::move(*bytes), response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesGrpcService::BatchGetProfiles(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response) {
+  auto request = std::make_shared<v1::BatchGetProfilesRequest>();
+  if (!ParseRequest(*request_bytes, *request)) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(runtime::ToGrpcStatus(
+        absl::InvalidArgumentError("the request is not a BatchGetProfilesRequest"),
+        env_.error_domain));
+    return reactor;
+  }
+  return runtime::Unary(context, env_, [this, request, response](absl::Time deadline) {
+    absl::StatusOr<std::string> bytes = service_.BatchGetProfilesBytes(*request, deadline);
     if (!bytes.ok()) return bytes.status();
     SetBytes(std::move(*bytes), response);
     return absl::OkStatus();

@@ -12,11 +12,13 @@ namespace centric::profiles {
 inline constexpr char kProfilesServiceName[] = "centric.profiles.v1.Profiles";
 inline constexpr char kProfilesErrorDomain[] = "profiles.centric.dev";
 
-// GetProfile is served as bytes (WithRawCallbackMethod_GetProfile): a profile in the near
-// cache is answered on gRPC's callback thread straight from its cached serialisation; any
-// other goes to the worker pool as usual, and is still never parsed and re-serialised.
+// GetProfile and BatchGetProfiles are served as bytes (WithRawCallbackMethod_*): cached
+// profiles go out as their cached serialisation, never parsed and re-serialised; a
+// GetProfile found in the near cache is answered on gRPC's callback thread, any other
+// call on the worker pool as usual.
 class ProfilesGrpcService final
-    : public v1::Profiles::WithRawCallbackMethod_GetProfile<v1::Profiles::CallbackService> {
+    : public v1::Profiles::WithRawCallbackMethod_GetProfile<
+          v1::Profiles::WithRawCallbackMethod_BatchGetProfiles<v1::Profiles::CallbackService>> {
  public:
   ProfilesGrpcService(ProfileService& service, runtime::WorkerPool& pool);
 
@@ -27,8 +29,8 @@ class ProfilesGrpcService final
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* BatchGetProfiles(grpc::CallbackServerContext* context,
-                                             const v1::BatchGetProfilesRequest* request,
-                                             v1::BatchGetProfilesResponse* response) override;
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* LookupProfile(grpc::CallbackServerContext* context,
                                           const v1::LookupProfileRequest* request,
                                           v1::Profile* response) override;

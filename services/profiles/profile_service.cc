@@ -384,7 +384,7 @@ absl::StatusOr<v1::Profile> ProfileService::GetProfile(const v1::GetProfileReque
   return Resolve(*id, deadline);
 }
 
-absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
+absl::StatusOr<std::string> ProfileService::BatchGetProfilesBytes(
     const v1::BatchGetProfilesRequest& request, absl::Time deadline) {
   if (request.names_size() == 0 || static_cast<size_t>(request.names_size()) > kMaxBatchGet) {
     return runtime::InvalidField(
@@ -404,7 +404,8 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
   // Cache hits first (one GetMany: memory, then one Redis round trip); the misses are
   // read in ONE transaction (a call per profile would
   // pay a transaction each); merged names then follow their chain one by one.
-  std::vector<std::optional<v1::Profile>> found(ids.size());
+  // Each answer as a serialised Profile: cached ones as their bytes (AnswerBytes).
+  std::vector<std::optional<std::string>> found(ids.size());
   std::vector<size_t> misses;
   std::vector<std::string> keys;
   keys.reserve(ids.size());
@@ -412,11 +413,8 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
   std::vector<std::optional<cache::CachedValue>> cache_values = deps_.cache->GetMany(keys);
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::optional<cache::CachedValue>& cached = cache_values[i];
-    v1::Profile profile;
-    if (cached.has_value() && !cached->payload.empty() && cached->payload[0] == kActiveTag &&
-        profile.ParseFromArray(cached->payload.data() + 1, cached->payload.size() - 1)) {
-      SetOutputFields(profile);
-      found[i] = std::move(profile);
+    if (cached.has_value() && !cached->payload.empty() && cached->payload[0] == kActiveTag) {
+      found[i] = AnswerBytes(*cached);
     } else {
       misses.push_back(i);
     }
@@ -441,8 +439,7 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
               const v1::Profile& p = row->second.profile;
               loaded.push_back({CacheKey(ids[i]),
                                 cache::CachedValue{p.version(), kActiveTag + p.SerializeAsString()}});
-              found[i] = p;
-              SetOutputFields(*found[i]);
+              found[i] = AnswerBytes(loaded.back().second);
             } else {
               chains.push_back(i);  // merged, erased or unknown: Resolve says which
             }
@@ -464,10 +461,34 @@ absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
       }
       return profile.status();
     }
-    found[i] = std::move(*profile);
+    found[i] = profile->SerializeAsString();
   }
+  // BatchGetProfilesResponse: field 1 (profiles), length-delimited, once per answer.
+  static_assert(v1::BatchGetProfilesResponse::kProfilesFieldNumber == 1);
+  size_t total = 0;
+  for (const std::optional<std::string>& bytes : found) total += bytes->size() + 6;
+  std::string response;
+  response.reserve(total);
+  for (const std::optional<std::string>& bytes : found) {
+    response.push_back('\x0a');  // (1 << 3) | LEN
+    for (uint64_t n = bytes->size(); ; n >>= 7) {
+      if (n < 0x80) {
+        response.push_back(static_cast<char>(n));
+        break;
+      }
+      response.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    }
+    response.append(*bytes);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::BatchGetProfilesResponse> ProfileService::BatchGetProfiles(
+    const v1::BatchGetProfilesRequest& request, absl::Time deadline) {
+  auto bytes = BatchGetProfilesBytes(request, deadline);
+  if (!bytes.ok()) return bytes.status();
   v1::BatchGetProfilesResponse response;
-  for (auto& profile : found) *response.add_profiles() = std::move(*profile);
+  if (!response.ParseFromString(*bytes)) return absl::DataLossError("cached profile is corrupt");
   return response;
 }
 

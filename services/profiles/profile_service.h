@@ -74,6 +74,10 @@ class ProfileService {
   std::optional<std::string> PeekProfileBytes(const v1::GetProfileRequest& request);
   absl::StatusOr<v1::BatchGetProfilesResponse> BatchGetProfiles(
       const v1::BatchGetProfilesRequest& request, absl::Time deadline = absl::InfiniteFuture());
+  // BatchGetProfiles' answer as a serialised BatchGetProfilesResponse, cached profiles'
+  // bytes as they are (what the gRPC layer sends).
+  absl::StatusOr<std::string> BatchGetProfilesBytes(const v1::BatchGetProfilesRequest& request,
+                                                    absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<v1::Profile> LookupProfile(const v1::LookupProfileRequest& request,
                                             absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<v1::Profile> UpdateProfile(const v1::UpdateProfileRequest& request,
