@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "libs/cache/near_cache.h"
 #include "libs/cache/redis_cache.h"
+#include "libs/events/dead_letters_service.h"
 #include "libs/events/in_process_bus.h"
 #include "libs/events/redis_streams_bus.h"
 #include "libs/http/background_server.h"
@@ -72,12 +73,18 @@ void RegisterBusMetrics(Infrastructure& infra) {
       "centric_bus_consumer_lag", runtime::MetricsRegistry::Type::kGauge,
       "Events published to a topic and not yet acknowledged by a consumer group of this "
       "process (undelivered, being handled, or waiting for redelivery).");
+  infra.metrics->Describe(
+      "centric_bus_dead_letters", runtime::MetricsRegistry::Type::kGauge,
+      "Events a consumer group of this process gave up on (retries exhausted, or a payload "
+      "no retry can fix), waiting in its dead-letter queue to be replayed or dropped.");
   infra.metrics->AddCollector([bus = infra.bus.get()](runtime::MetricsRegistry& r) {
     auto lag = bus->Lag();
     if (!lag.ok()) return;
     for (const events::GroupLag& g : *lag) {
       r.Set("centric_bus_consumer_lag", {{"topic", g.topic}, {"group", g.group}},
             static_cast<double>(g.events));
+      r.Set("centric_bus_dead_letters", {{"topic", g.topic}, {"group", g.group}},
+            static_cast<double>(g.dead_letters));
     }
   });
 }
@@ -251,6 +258,8 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
     std::vector<std::string> parts = absl::StrSplit(name, '.');
     if (parts.size() == 4 && parts[0] == "centric") audited.push_back(parts[1]);
   }
+  // Replays and drops of dead letters (events.v1.DeadLetters, added below) are writes.
+  audited.push_back("events");
   // The audit writer has a connection of its own on PostgreSQL, so that a pool busy with
   // handlers never delays the commits every audited answer waits for.
   std::unique_ptr<store::Database> audit_db;
@@ -272,6 +281,8 @@ int Main(int argc, char** argv, Mode mode, const std::vector<ModuleFactory>& mod
   (*guard)->SetAuditLog(&audit_log);
   security::AuditGrpcService audit_service(audit_log, *(*infra)->pool);
   server.AddService(&audit_service, "centric.security.v1.AuditLog");
+  events::DeadLettersGrpcService dead_letters(*(*infra)->bus, *(*infra)->pool);
+  server.AddService(&dead_letters, events::kDeadLettersServiceName);
   if (absl::Status s = server.Start(); !s.ok()) {
     runtime::LogError("startup_failed", {{"error", s.ToString()}});
     return 1;

@@ -42,28 +42,50 @@ inline bool WaitFor(const std::function<bool()>& done, absl::Duration timeout = 
   return done();
 }
 
-// Passes everything to `inner`, remembering the ids published in order.
-class RecordingBus : public Bus {
+// Passes everything to `inner`; tests override what they change.
+class ForwardingBus : public Bus {
  public:
-  explicit RecordingBus(Bus& inner) : inner_(inner) {}
-  absl::Status Publish(const Event& event) override {
-    absl::Status status = inner_.Publish(event);
-    absl::MutexLock lock(&mu_);
-    if (status.ok()) published_.push_back(event.id());
-    return status;
-  }
+  explicit ForwardingBus(Bus& inner) : inner_(inner) {}
+  absl::Status Publish(const Event& event) override { return inner_.Publish(event); }
   std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,
                                           Handler handler) override {
     return inner_.Subscribe(options, std::move(handler));
   }
   absl::StatusOr<std::vector<GroupLag>> Lag() override { return inner_.Lag(); }
+  absl::StatusOr<DeadLetterPage> ListDeadLetters(const std::string& topic,
+                                                 const std::string& group, int limit,
+                                                 const std::string& after) override {
+    return inner_.ListDeadLetters(topic, group, limit, after);
+  }
+  absl::Status ReplayDeadLetter(const std::string& topic, const std::string& group,
+                                const std::string& id) override {
+    return inner_.ReplayDeadLetter(topic, group, id);
+  }
+  absl::Status DropDeadLetter(const std::string& topic, const std::string& group,
+                              const std::string& id) override {
+    return inner_.DropDeadLetter(topic, group, id);
+  }
+
+ private:
+  Bus& inner_;
+};
+
+// Remembers the ids published in order.
+class RecordingBus : public ForwardingBus {
+ public:
+  using ForwardingBus::ForwardingBus;
+  absl::Status Publish(const Event& event) override {
+    absl::Status status = ForwardingBus::Publish(event);
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) published_.push_back(event.id());
+    return status;
+  }
   std::vector<std::string> published() {
     absl::MutexLock lock(&mu_);
     return published_;
   }
 
  private:
-  Bus& inner_;
   absl::Mutex mu_;
   std::vector<std::string> published_;
 };

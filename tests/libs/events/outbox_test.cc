@@ -40,22 +40,14 @@ using ::testing::ElementsAreArray;
 enum class Setup { kSqliteInProcess, kPostgresRedis };
 
 // Fails every Publish while `down` is set.
-class FlakyBus : public Bus {
+class FlakyBus : public testing::ForwardingBus {
  public:
-  explicit FlakyBus(Bus& inner) : inner_(inner) {}
+  using ForwardingBus::ForwardingBus;
   absl::Status Publish(const Event& event) override {
     if (down.load()) return absl::UnavailableError("bus down (test)");
-    return inner_.Publish(event);
+    return ForwardingBus::Publish(event);
   }
-  std::unique_ptr<Subscription> Subscribe(const SubscribeOptions& options,
-                                          Handler handler) override {
-    return inner_.Subscribe(options, std::move(handler));
-  }
-  absl::StatusOr<std::vector<GroupLag>> Lag() override { return inner_.Lag(); }
   std::atomic<bool> down{false};
-
- private:
-  Bus& inner_;
 };
 
 class OutboxTest : public ::testing::TestWithParam<Setup> {
@@ -65,7 +57,7 @@ class OutboxTest : public ::testing::TestWithParam<Setup> {
     if (GetParam() == Setup::kSqliteInProcess) {
       dir_ = std::make_unique<centric::testing::TempDir>();
       url = absl::StrCat("sqlite://", dir_->path(), "/events.db");
-      inner_bus_ = NewInProcessBus(absl::Milliseconds(50));
+      inner_bus_ = NewInProcessBus({.retry = {.initial_backoff = absl::Milliseconds(50)}});
     } else {
       auto* postgres = centric::testing::SharedPostgres();
       auto* redis = centric::testing::SharedRedis();

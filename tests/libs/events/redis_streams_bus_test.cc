@@ -44,7 +44,7 @@ class RedisStreamsBusTest : public ::testing::Test {
     options_.port = redis_->port();
     options_.key_prefix = absl::StrCat(centric::testing::UniqueTestName(), ":");
     options_.block = absl::Milliseconds(50);
-    options_.redelivery_delay = absl::Milliseconds(100);
+    options_.retry.initial_backoff = absl::Milliseconds(100);
   }
 
   // Runs one command on a fresh connection and returns the reply's integer (or array
@@ -213,7 +213,7 @@ TEST_F(RedisStreamsBusTest, ConsumerKilledBeforeAckIsReclaimedAndEachEffectAppli
   // XACK: the error leaves the entry pending, and A is then stopped for good.
   Received a_calls;
   RedisStreamsOptions a_options = options_;
-  a_options.redelivery_delay = absl::Hours(1);  // a dead consumer retries nothing
+  a_options.retry.initial_backoff = absl::Hours(1);  // a dead consumer retries nothing
   auto a_bus = NewRedisStreamsBus(a_options);
   auto a = a_bus->Subscribe({"producer", "consumer", "a"}, [&](const Event& event) {
     a_calls.Add(event.id());
