@@ -3,7 +3,10 @@
 #ifndef CENTRIC_TESTS_LIBS_EVENTS_EVENT_TEST_UTIL_H_
 #define CENTRIC_TESTS_LIBS_EVENTS_EVENT_TEST_UTIL_H_
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,6 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "libs/events/bus.h"
 
 namespace centric::events::testing {
@@ -124,6 +129,93 @@ inline Handler Recorder(Received& received) {
     received.Add(event.id());
     return absl::OkStatus();
   };
+}
+
+// What a user of either bus relies on (the bus's RetryPolicy must allow 3 attempts with
+// short back-offs): an event that keeps failing in group "failing" is retried, parked
+// in that group's dead letters after the last attempt while group "healthy" got it
+// once; a replay delivers it to "failing" again and to nobody else; a poison event is
+// parked after one delivery; a dropped dead letter is gone.
+inline void ExpectDeadLetterLifecycle(Bus& bus) {
+  std::atomic<bool> fixed{false};
+  Received failing_calls, healthy_calls;
+  auto failing = bus.Subscribe({"producer", "failing", "c1"}, [&](const Event& event) {
+    failing_calls.Add(event.id());
+    if (event.id() == EventId(2)) return PoisonError("payload is not a Thing");
+    if (event.id() == EventId(1) && !fixed) return absl::UnavailableError("database down");
+    return absl::OkStatus();
+  });
+  auto healthy = bus.Subscribe({"producer", "healthy", "c2"}, [&](const Event& event) {
+    healthy_calls.Add(event.id());
+    return absl::OkStatus();
+  });
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(bus.Publish(MakeEvent(i)).ok());
+
+  auto dead = [&] {
+    absl::StatusOr<DeadLetterPage> page = bus.ListDeadLetters("producer", "failing", 10, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? *page : DeadLetterPage{};
+  };
+  ASSERT_TRUE(WaitFor([&] { return dead().total == 2; })) << dead().total;
+  DeadLetterPage page = dead();
+  ASSERT_EQ(page.dead_letters.size(), 2u);
+  std::map<std::string, DeadLetter> by_event;
+  for (const DeadLetter& d : page.dead_letters) by_event[d.event_id] = d;
+  ASSERT_TRUE(by_event.contains(EventId(1)) && by_event.contains(EventId(2)));
+  const DeadLetter& exhausted = by_event[EventId(1)];
+  EXPECT_EQ(exhausted.attempts, 3);
+  EXPECT_THAT(exhausted.error, ::testing::HasSubstr("database down"));
+  EXPECT_EQ(exhausted.consumer, "c1");
+  EXPECT_EQ(exhausted.event_type, "centric.test.Thing");
+  EXPECT_EQ(exhausted.subject, MakeEvent(1).subject());
+  Event stored;
+  EXPECT_TRUE(stored.ParseFromString(exhausted.data) && stored.id() == EventId(1));
+  EXPECT_EQ(by_event[EventId(2)].attempts, 1) << "poison is not retried";
+  EXPECT_THAT(by_event[EventId(2)].error, ::testing::HasSubstr("payload is not a Thing"));
+  std::vector<std::string> calls = failing_calls.ids();
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), EventId(1)), 3);
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), EventId(2)), 1);
+  EXPECT_THAT(healthy_calls.ids(), ::testing::UnorderedElementsAre(EventId(0), EventId(1), EventId(2)));
+  // Paging: one at a time, in the same order.
+  absl::StatusOr<DeadLetterPage> first = bus.ListDeadLetters("producer", "failing", 1, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->dead_letters.size(), 1u);
+  EXPECT_EQ(first->dead_letters[0].id, page.dead_letters[0].id);
+  ASSERT_FALSE(first->next.empty());
+  absl::StatusOr<DeadLetterPage> second = bus.ListDeadLetters("producer", "failing", 1, first->next);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->dead_letters.size(), 1u);
+  EXPECT_EQ(second->dead_letters[0].id, page.dead_letters[1].id);
+  EXPECT_TRUE(second->next.empty());
+
+  absl::StatusOr<std::vector<GroupLag>> lag = bus.Lag();
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  for (const GroupLag& g : *lag) {
+    EXPECT_EQ(g.dead_letters, g.group == "failing" ? 2 : 0) << g.group;
+  }
+
+  fixed = true;
+  ASSERT_TRUE(bus.ReplayDeadLetter("producer", "failing", exhausted.id).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::vector<std::string> now = failing_calls.ids();
+    return std::count(now.begin(), now.end(), EventId(1)) == 4;
+  }));
+  ASSERT_TRUE(bus.DropDeadLetter("producer", "failing", by_event[EventId(2)].id).ok());
+  EXPECT_EQ(dead().total, 0);
+  EXPECT_TRUE(absl::IsNotFound(bus.DropDeadLetter("producer", "failing", exhausted.id)));
+  EXPECT_TRUE(absl::IsNotFound(bus.ReplayDeadLetter("producer", "failing", exhausted.id)));
+  EXPECT_TRUE(absl::IsNotFound(bus.DropDeadLetter("producer", "failing", "no-such-id")));
+  // The replay reached the failing group only.
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(healthy_calls.size(), 3u);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<std::vector<GroupLag>> l = bus.Lag();
+    if (!l.ok()) return false;
+    for (const GroupLag& g : *l) {
+      if (g.events != 0) return false;
+    }
+    return true;
+  })) << "the replayed event is acknowledged";
 }
 
 }  // namespace centric::events::testing

@@ -186,6 +186,23 @@ TEST(InProcessBusTest, LagCountsWhatAGroupHasNotAcknowledged) {
   ASSERT_TRUE(WaitFor([&] { return (*bus->Lag())[0].events == 0; }));
 }
 
+TEST(InProcessBusTest, FailingAndPoisonEventsAreDeadLetteredAndReplayedToTheirGroupOnly) {
+  auto bus = NewInProcessBus(
+      {.retry = {.initial_backoff = absl::Milliseconds(5), .max_attempts = 3}});
+  ::centric::events::testing::ExpectDeadLetterLifecycle(*bus);
+}
+
+TEST(RetryDelayTest, GrowsExponentiallyUpToTheCapWithJitterInTheUpperHalf) {
+  RetryPolicy policy{.initial_backoff = absl::Milliseconds(100), .max_backoff = absl::Seconds(1),
+                     .multiplier = 2.0, .max_attempts = 10};
+  EXPECT_EQ(RetryDelay(policy, 1, 0.0), absl::Milliseconds(50));
+  EXPECT_GT(RetryDelay(policy, 1, 0.999999), absl::Microseconds(99990));
+  EXPECT_LT(RetryDelay(policy, 1, 0.999999), absl::Milliseconds(100));
+  EXPECT_EQ(RetryDelay(policy, 3, 0.0), absl::Milliseconds(200));
+  EXPECT_EQ(RetryDelay(policy, 5, 0.0), absl::Milliseconds(500)) << "capped at 1 s, halved";
+  EXPECT_EQ(RetryDelay(policy, 1000, 0.0), absl::Milliseconds(500)) << "no overflow";
+}
+
 TEST(InProcessBusTest, PublishWithoutSourceIsInvalid) {
   auto bus = NewInProcessBus();
   Event event = MakeEvent(0);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -180,6 +181,82 @@ TEST_F(RedisStreamsBusTest, FailedEventIsRetriedByTheSameConsumer) {
   sub.reset();
   EXPECT_THAT(calls.ids(), UnorderedElementsAreArray({EventId(0), EventId(1), EventId(1),
                                                       EventId(1), EventId(2)}));
+  EXPECT_EQ(RedisInteger({"XPENDING", Stream(), "g"}), 0);
+}
+
+TEST_F(RedisStreamsBusTest, FailingAndPoisonEventsAreDeadLetteredAndReplayedToTheirGroupOnly) {
+  options_.retry = {.initial_backoff = absl::Milliseconds(5), .max_attempts = 3};
+  auto bus = NewRedisStreamsBus(options_);
+  ::centric::events::testing::ExpectDeadLetterLifecycle(*bus);
+  EXPECT_EQ(RedisInteger({"XPENDING", Stream(), "failing"}), 0);
+  EXPECT_EQ(RedisInteger({"XLEN", absl::StrCat(options_.key_prefix, "dead-letters:producer:failing")}), 0);
+}
+
+TEST_F(RedisStreamsBusTest, AnEntryThatIsNotAnEventIsDeadLetteredAtOnceAndCannotBeReplayed) {
+  auto bus = NewRedisStreamsBus(options_);
+  Received calls;
+  auto sub = bus->Subscribe({"producer", "g", "c"}, Recorder(calls));
+  RedisInteger({"XADD", Stream(), "*", "id", "evt-x", "type", "t", "data", "\xff\xffnot a proto"});
+  ASSERT_TRUE(bus->Publish(MakeEvent(1)).ok());
+  ASSERT_TRUE(WaitFor([&] { return calls.size() >= 1; }));
+  absl::StatusOr<DeadLetterPage> page;
+  ASSERT_TRUE(WaitFor([&] {
+    page = bus->ListDeadLetters("producer", "g", 10, "");
+    return page.ok() && page->total == 1;
+  }));
+  ASSERT_EQ(page->dead_letters.size(), 1u);
+  EXPECT_EQ(page->dead_letters[0].attempts, 1);
+  EXPECT_EQ(page->dead_letters[0].event_id, "evt-x");
+  EXPECT_THAT(page->dead_letters[0].error, ::testing::HasSubstr("not a serialised"));
+  EXPECT_THAT(calls.ids(), ElementsAreArray({EventId(1)})) << "the handler never saw it";
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      bus->ReplayDeadLetter("producer", "g", page->dead_letters[0].id)));
+  EXPECT_TRUE(bus->DropDeadLetter("producer", "g", page->dead_letters[0].id).ok());
+  EXPECT_EQ(RedisInteger({"XPENDING", Stream(), "g"}), 0);
+}
+
+TEST_F(RedisStreamsBusTest, AnEventThatKillsEveryConsumerGivenItIsDeadLetteredByDeliveryCount) {
+  // Each consumer "dies" handling the event: it never acks and never reports a failure
+  // (its subscription is destroyed mid-handler). Redis counts the deliveries.
+  options_.claim_idle = absl::Milliseconds(100);
+  options_.retry.max_attempts = 3;
+  auto bus = NewRedisStreamsBus(options_);
+  ASSERT_TRUE(bus->Publish(MakeEvent(0)).ok());  // before any group: not seen
+  for (int life = 0; life < 4; ++life) {
+    Received calls;
+    absl::Notification entered;
+    absl::Notification release;
+    auto sub = bus->Subscribe({"producer", "g", absl::StrCat("c", life)}, [&](const Event& event) {
+      calls.Add(event.id());
+      if (!entered.HasBeenNotified()) entered.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(5));
+      return absl::InternalError("killed");  // returned after stop: stays unacked, unseen
+    });
+    if (life == 0) {
+      ASSERT_TRUE(bus->Publish(MakeEvent(1)).ok());
+    }
+    if (life < 3) {
+      ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(10))) << life;
+    }
+    std::thread stopper([&] {
+      absl::SleepFor(absl::Milliseconds(20));
+      release.Notify();
+    });
+    sub.reset();
+    stopper.join();
+    absl::SleepFor(absl::Milliseconds(150));  // idle past claim_idle for the next consumer
+  }
+  absl::StatusOr<DeadLetterPage> page;
+  ASSERT_TRUE(WaitFor([&] {
+    Received none;
+    auto sub = bus->Subscribe({"producer", "g", "last"}, Recorder(none));
+    absl::SleepFor(absl::Milliseconds(200));
+    page = bus->ListDeadLetters("producer", "g", 10, "");
+    return page.ok() && page->total == 1;
+  }));
+  EXPECT_EQ(page->dead_letters[0].event_id, EventId(1));
+  // Each consumer saw one failure of its own; the count of 3 is Redis' delivery count.
+  EXPECT_EQ(page->dead_letters[0].attempts, 3);
   EXPECT_EQ(RedisInteger({"XPENDING", Stream(), "g"}), 0);
 }
 
