@@ -23,7 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "centric/events/v1/dead_letters.grpc.pb.h"
 #include "centric/feedback/v1/feedback_service.grpc.pb.h"
 #include "centric/profiles/v1/profiles_service.grpc.pb.h"
 #include "centric/reporting/v1/reporting_service.grpc.pb.h"
@@ -41,6 +43,7 @@ namespace pv1 = ::centric::profiles::v1;
 namespace sv1 = ::centric::segmentation::v1;
 namespace fv1 = ::centric::feedback::v1;
 namespace rv1 = ::centric::reporting::v1;
+namespace ev1 = ::centric::events::v1;
 
 constexpr char kUsage[] =
     "usage: centricctl [--target=HOST:PORT] [--json] [--timeout=10s] GROUP COMMAND ...\n"
@@ -66,6 +69,9 @@ constexpr char kUsage[] =
     "survey|persona] [--granularity=day|week|month]\n"
     "  reports scorecard --from=YYYY-MM-DD --to=YYYY-MM-DD [--team-view]\n"
     "  reports experiment ID\n"
+    "  dead-letters list --topic=T --group=G [--service=S]   (events a group gave up on)\n"
+    "  dead-letters replay NAME [--service=S]   (deliver to its group again)\n"
+    "  dead-letters drop NAME [--service=S]\n"
     "global flags: --target (env CENTRIC_TARGET, default 127.0.0.1:50051), "
     "--profiles-target, --segmentation-target, --feedback-target, --reporting-target, "
     "--json, --timeout,\n"
@@ -915,6 +921,76 @@ int ReportsExperiment(Session& s) {
   return kExitOk;
 }
 
+// ---- dead letters -----------------------------------------------------------------
+
+// Every binary serves DeadLetters for the bus it shares; by default the call goes to the
+// service whose name is the group (the consumer groups are named after the services),
+// else to profiles. --service picks another.
+std::string DeadLetterService(const Session& s, const std::string& group) {
+  if (s.args().Has("service")) return s.args().Get("service", "");
+  for (const char* service : {"profiles", "segmentation", "feedback", "reporting"}) {
+    if (group == service) return group;
+  }
+  return "profiles";
+}
+
+// The group of "topics/{topic}/groups/{group}/deadLetters/{id}" ("" if none).
+std::string GroupOfDeadLetter(const std::string& name) {
+  std::vector<std::string> parts = absl::StrSplit(name, '/');
+  return parts.size() == 6 ? parts[3] : "";
+}
+
+int DeadLettersList(Session& s) {
+  ev1::ListDeadLettersRequest request;
+  const std::string group = s.args().Get("group", "");
+  request.set_parent(absl::StrCat("topics/", s.args().Get("topic", ""), "/groups/", group));
+  const std::string service = DeadLetterService(s, group);
+  auto stub = ev1::DeadLetters::NewStub(s.Channel(service));
+  Table table({"NAME", "EVENT", "TYPE", "SUBJECT", "ATTEMPTS", "WHEN", "ERROR"});
+  return ListAllPages<ev1::ListDeadLettersRequest, ev1::ListDeadLettersResponse>(
+      s, service, request,
+      [&](grpc::ClientContext* context, const auto& r, auto* out) {
+        return stub->ListDeadLetters(context, r, out);
+      },
+      [&](const ev1::ListDeadLettersResponse& response) {
+        for (const ev1::DeadLetter& d : response.dead_letters()) {
+          table.AddRow({d.name(), d.event_id().empty() ? "-" : d.event_id(),
+                        d.event_type().empty() ? "-" : d.event_type(),
+                        d.subject().empty() ? "-" : d.subject(), absl::StrCat(d.attempts()),
+                        FormatTime(d.dead_letter_time()), d.error()});
+        }
+      },
+      table);
+}
+
+int DeadLettersReplay(Session& s) {
+  ev1::ReplayDeadLetterRequest request;
+  request.set_name(s.args().positional[2]);
+  const std::string service = DeadLetterService(s, GroupOfDeadLetter(request.name()));
+  auto stub = ev1::DeadLetters::NewStub(s.Channel(service));
+  grpc::ClientContext context;
+  s.Prepare(&context);
+  ev1::ReplayDeadLetterResponse response;
+  grpc::Status status = stub->ReplayDeadLetter(&context, request, &response);
+  if (!status.ok()) return s.Fail(status, service);
+  std::cout << "replayed " << request.name() << "\n";
+  return kExitOk;
+}
+
+int DeadLettersDrop(Session& s) {
+  ev1::DropDeadLetterRequest request;
+  request.set_name(s.args().positional[2]);
+  const std::string service = DeadLetterService(s, GroupOfDeadLetter(request.name()));
+  auto stub = ev1::DeadLetters::NewStub(s.Channel(service));
+  grpc::ClientContext context;
+  s.Prepare(&context);
+  ev1::DropDeadLetterResponse response;
+  grpc::Status status = stub->DropDeadLetter(&context, request, &response);
+  if (!status.ok()) return s.Fail(status, service);
+  std::cout << "dropped " << request.name() << "\n";
+  return kExitOk;
+}
+
 // ---- dispatch ---------------------------------------------------------------------
 
 struct Command {
@@ -957,6 +1033,10 @@ const std::vector<Command>& Commands() {
       {"reports", "scorecard", 0, 0, {"from", "to", "team-view"}, {"from", "to"},
        ReportsScorecard},
       {"reports", "experiment", 1, 1, {}, {}, ReportsExperiment},
+      {"dead-letters", "list", 0, 0, {"topic", "group", "service"}, {"topic", "group"},
+       DeadLettersList},
+      {"dead-letters", "replay", 1, 1, {"service"}, {}, DeadLettersReplay},
+      {"dead-letters", "drop", 1, 1, {"service"}, {}, DeadLettersDrop},
   };
   return *commands;
 }

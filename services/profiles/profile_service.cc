@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/any.pb.h"
+#include "libs/events/bus.h"
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
 #include "libs/runtime/log.h"
@@ -1149,12 +1150,11 @@ absl::Status ProfileService::HandleFeedbackEvent(const ev::Event& event) {
   if (!id.ok()) violations = runtime::FieldViolations(id.status());
   CheckFeedbackSummary(*summary, "profile_feedback", violations);
   if (absl::Status s = ToStatus(std::move(violations)); !unpacked || !s.ok()) {
-    // Redelivery cannot make it applicable: acknowledge, and leave a trace.
-    runtime::LogError("feedback_event_ignored",
-                      {{"event_id", event.id()},
-                       {"type", event.type()},
-                       {"error", unpacked ? std::string(s.message()) : "undecodable payload"}});
-    return absl::OkStatus();
+    // Redelivery cannot make it applicable: the bus dead-letters it at once (logged as
+    // event_dead_lettered, kept for an operator to inspect).
+    return events::PoisonError(absl::StrCat(
+        "event ", event.id(), " (", event.type(), "): ",
+        unpacked ? std::string(s.message()) : "payload does not decode"));
   }
   // The handler is built per attempt so that its effect fills this attempt's AfterCommit
   // (cache invalidation and relay wake-up once the transaction committed).

@@ -105,9 +105,9 @@ class ProfileService {
   // profile (SetFeedback in aggregates.h). When a figure changes that is a profile change:
   // version + 1, update_time, ProfileChanged with changed_paths ["aggregates"] through the
   // outbox, cache invalidated. Each event id applies once (events::IdempotentHandler).
-  // Other event types, unknown and erased profiles, and malformed events (logged) are
-  // acknowledged with OK: no redelivery can change them. Errors: store errors (the bus
-  // delivers the event again).
+  // Other event types, unknown and erased profiles are acknowledged with OK; a malformed
+  // event is events::PoisonError (the bus dead-letters it at once: no redelivery can
+  // change it). Errors: store errors (the bus delivers the event again).
   absl::Status HandleFeedbackEvent(const events::Event& event);
 
   // Forgets request ids older than 24 hours. Called periodically by the binary.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "centric/reporting/v1/reporting.pb.h"
+#include "libs/events/bus.h"
 #include "libs/runtime/resource.h"
 #include "services/reporting/schema.h"
 
@@ -341,7 +342,8 @@ absl::Status ApplyEvent(store::Tx& tx, const events::v1::Event& event) {
   const auto& payload = event.payload();
   auto unpack = [&](google::protobuf::Message& message) -> absl::Status {
     if (!payload.UnpackTo(&message)) {
-      return absl::InvalidArgumentError(
+      // No redelivery fixes it: the bus dead-letters it at once.
+      return events::PoisonError(
           absl::StrCat("event ", event.id(), ": payload is not a ", event.type()));
     }
     return absl::OkStatus();

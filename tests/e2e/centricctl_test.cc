@@ -262,6 +262,21 @@ TEST_F(CentricctlTest, DrivesEveryService) {
   EXPECT_EQ(r.exit_code, 3) << Show(r);
 }
 
+TEST_F(CentricctlTest, ReachesTheDeadLetters) {
+  Result r = Ctl({"dead-letters", "list", "--topic=profiles", "--group=segmentation"});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(HasLine(r.out, "NAME +EVENT +TYPE +SUBJECT +ATTEMPTS +WHEN +ERROR *")) << Show(r);
+  r = Ctl({"dead-letters", "drop", "topics/profiles/groups/segmentation/deadLetters/1"});
+  EXPECT_EQ(r.exit_code, 3) << Show(r);
+  EXPECT_NE(r.err.find("no dead letter 1"), std::string::npos) << Show(r);
+  r = Ctl({"dead-letters", "replay", "segmentation/1"});
+  EXPECT_EQ(r.exit_code, 4) << Show(r);
+  EXPECT_NE(r.err.find("name"), std::string::npos) << Show(r);
+  r = Ctl({"dead-letters", "list", "--topic=Profiles!", "--group=segmentation"});
+  EXPECT_EQ(r.exit_code, 4) << Show(r);
+  EXPECT_NE(r.err.find("parent"), std::string::npos) << Show(r);
+}
+
 TEST_F(CentricctlTest, UsageErrors) {
   Result r = Ctl({"profiles", "frobnicate"});
   EXPECT_EQ(r.exit_code, 2) << Show(r);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "libs/events/bus.h"
 #include "libs/runtime/errors.h"
 #include "libs/runtime/log.h"
 #include "libs/runtime/resource.h"
@@ -822,28 +823,28 @@ absl::StatusOr<Experiments::EventInputs> Experiments::PrepareEvent(const events:
 
 absl::Status Experiments::ApplyEvent(store::Tx& tx, const events::v1::Event& event,
                                      const EventInputs& inputs) {
-  // A payload that does not decode is logged and acknowledged: no redelivery fixes it.
-  auto unpacked = [&](google::protobuf::Message& message) {
-    if (event.payload().UnpackTo(&message)) return true;
-    runtime::LogWarning("experiment_event_ignored",
-                        {{"event_id", event.id()}, {"reason", "undecodable payload"}});
-    return false;
+  // A payload that does not decode is poison: no redelivery fixes it, so the bus
+  // dead-letters it at once (the same policy as the rollups').
+  auto poison = [&] {
+    return events::PoisonError(
+        absl::StrCat("event ", event.id(), ": payload is not a ", event.type()));
   };
   if (event.payload().Is<ev::InteractionRecorded>()) {
     ev::InteractionRecorded recorded;
-    return unpacked(recorded) ? ApplyInteractions(tx, recorded) : absl::OkStatus();
+    return event.payload().UnpackTo(&recorded) ? ApplyInteractions(tx, recorded) : poison();
   }
   if (event.payload().Is<ev::ProfilesMerged>()) {
     ev::ProfilesMerged merged;
-    return unpacked(merged) ? ApplyMerge(tx, merged) : absl::OkStatus();
+    return event.payload().UnpackTo(&merged) ? ApplyMerge(tx, merged) : poison();
   }
   if (event.payload().Is<ev::ProfileErased>()) {
     ev::ProfileErased erased;
-    return unpacked(erased) ? ApplyErasure(tx, erased) : absl::OkStatus();
+    return event.payload().UnpackTo(&erased) ? ApplyErasure(tx, erased) : poison();
   }
   if (event.payload().Is<ev::ProfileChanged>()) {
     ev::ProfileChanged changed;
-    if (!unpacked(changed) || !ChangesConsents(changed)) return absl::OkStatus();
+    if (!event.payload().UnpackTo(&changed)) return poison();
+    if (!ChangesConsents(changed)) return absl::OkStatus();
     return ApplyConsents(tx, event, changed, inputs);
   }
   return absl::OkStatus();

@@ -152,8 +152,8 @@ class Experiments {
   // the profile is exposed to whose consent `inputs` no longer has GRANTED, and drops
   // the conversions at or after it. Other event types change nothing. Errors: store
   // errors; ABORTED (CONSENTS_NOT_READ) when an exposure with a purpose was recorded
-  // after PrepareEvent found none (deliver the event again). Malformed payloads are
-  // logged and ignored, since redelivery cannot fix them.
+  // after PrepareEvent found none (deliver the event again); events::PoisonError for a
+  // payload that does not decode (the bus dead-letters it at once).
   absl::Status ApplyEvent(store::Tx& tx, const events::v1::Event& event,
                           const EventInputs& inputs = {});
 

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/cache/redis_cache.h"
+#include "libs/events/bus.h"
 #include "libs/events/outbox.h"
 #include "libs/runtime/errors.h"
 #include "libs/testing/servers.h"
@@ -722,7 +723,7 @@ TEST_P(ProfileServiceTest, MergeKeepsFeedbackAndMergedNamesFeedTheSurvivor) {
   EXPECT_EQ(OutboxCount(), outbox + 1);
 }
 
-TEST_P(ProfileServiceTest, FeedbackForNoProfileOrUnusableEventsIsAcknowledgedAndIgnored) {
+TEST_P(ProfileServiceTest, FeedbackForNoProfileIsIgnoredAndMalformedFeedbackIsPoison) {
   Create("", "kept");
   Create("", "gone");
   ASSERT_TRUE(service_
@@ -741,11 +742,11 @@ TEST_P(ProfileServiceTest, FeedbackForNoProfileOrUnusableEventsIsAcknowledgedAnd
   EXPECT_TRUE(service_->HandleFeedbackEvent(FeedbackEvent("e1", "profiles/gone", summary)).ok());
   EXPECT_TRUE(
       service_->HandleFeedbackEvent(FeedbackEvent("e2", "profiles/never-seen", summary)).ok());
-  EXPECT_TRUE(service_->HandleFeedbackEvent(FeedbackEvent("e3", "not a name", summary)).ok());
-  EXPECT_TRUE(service_
-                  ->HandleFeedbackEvent(FeedbackEvent(
-                      "e4", "profiles/kept", Summary(1, 11, 1789990000, std::nullopt, 0, 0)))
-                  .ok())
+  // Malformed events are poison: the bus dead-letters them at once.
+  EXPECT_TRUE(events::IsPoison(
+      service_->HandleFeedbackEvent(FeedbackEvent("e3", "not a name", summary))));
+  EXPECT_TRUE(events::IsPoison(service_->HandleFeedbackEvent(FeedbackEvent(
+      "e4", "profiles/kept", Summary(1, 11, 1789990000, std::nullopt, 0, 0)))))
       << "an NPS score of 11 is malformed";
   ev::Event other = FeedbackEvent("e5", "profiles/kept", summary);
   ev::FeatureRequestLinked linked;
@@ -754,7 +755,7 @@ TEST_P(ProfileServiceTest, FeedbackForNoProfileOrUnusableEventsIsAcknowledgedAnd
   EXPECT_TRUE(service_->HandleFeedbackEvent(other).ok()) << "not an event Profiles uses";
   ev::Event garbled = FeedbackEvent("e6", "profiles/kept", summary);
   garbled.mutable_payload()->set_value("\xff\xff");
-  EXPECT_TRUE(service_->HandleFeedbackEvent(garbled).ok());
+  EXPECT_TRUE(events::IsPoison(service_->HandleFeedbackEvent(garbled)));
 
   EXPECT_EQ(OutboxCount(), outbox);
   auto kept = Get("profiles/kept");
