@@ -963,32 +963,30 @@ int DeadLettersList(Session& s) {
       table);
 }
 
-int DeadLettersReplay(Session& s) {
-  ev1::ReplayDeadLetterRequest request;
+// Replay or Drop of the dead letter named by the command's word; prints "<done> NAME".
+template <typename Request, typename Response>
+int DeadLetterAction(
+    Session& s, const char* done,
+    grpc::Status (ev1::DeadLetters::Stub::*call)(grpc::ClientContext*, const Request&, Response*)) {
+  Request request;
   request.set_name(s.args().positional[2]);
   const std::string service = DeadLetterService(s, GroupOfDeadLetter(request.name()));
   auto stub = ev1::DeadLetters::NewStub(s.Channel(service));
   grpc::ClientContext context;
   s.Prepare(&context);
-  ev1::ReplayDeadLetterResponse response;
-  grpc::Status status = stub->ReplayDeadLetter(&context, request, &response);
+  Response response;
+  grpc::Status status = ((*stub).*call)(&context, request, &response);
   if (!status.ok()) return s.Fail(status, service);
-  std::cout << "replayed " << request.name() << "\n";
+  std::cout << done << " " << request.name() << "\n";
   return kExitOk;
 }
 
+int DeadLettersReplay(Session& s) {
+  return DeadLetterAction(s, "replayed", &ev1::DeadLetters::Stub::ReplayDeadLetter);
+}
+
 int DeadLettersDrop(Session& s) {
-  ev1::DropDeadLetterRequest request;
-  request.set_name(s.args().positional[2]);
-  const std::string service = DeadLetterService(s, GroupOfDeadLetter(request.name()));
-  auto stub = ev1::DeadLetters::NewStub(s.Channel(service));
-  grpc::ClientContext context;
-  s.Prepare(&context);
-  ev1::DropDeadLetterResponse response;
-  grpc::Status status = stub->DropDeadLetter(&context, request, &response);
-  if (!status.ok()) return s.Fail(status, service);
-  std::cout << "dropped " << request.name() << "\n";
-  return kExitOk;
+  return DeadLetterAction(s, "dropped", &ev1::DeadLetters::Stub::DropDeadLetter);
 }
 
 // ---- dispatch ---------------------------------------------------------------------
